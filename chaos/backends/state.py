@@ -1,0 +1,116 @@
+"""What a started stack is, written to its run directory so any later command can find it."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from chaos.errors import InputError
+from chaos.procs import ProcessRecord
+
+STATE_FILE = "stack.json"
+ACTIVE_DIR = ".active"
+
+
+class ServiceState(BaseModel):
+    """One started service: its process (or container) and where it listens."""
+
+    name: str
+    kind: Literal["process", "rabbitmq", "container"]
+    process: ProcessRecord | None = None
+    container_id: str | None = None
+    ports: dict[int, int] = Field(default_factory=dict, description="container port -> 127.0.0.1 port")
+    health_url: str | None = None
+    pool: str | None = None
+    healthy_after_s: float | None = None
+
+    @property
+    def port(self) -> int | None:
+        """The main (first) local port."""
+        return next(iter(self.ports.values()), None)
+
+
+class LinkState(BaseModel):
+    """A proxied service → dependency edge."""
+
+    name: str
+    service: str
+    to: str
+    listen_port: int
+    upstream: str
+
+
+class StackState(BaseModel):
+    """A stack started by a backend: enough for `status`, `down` and reconciliation."""
+
+    name: str
+    backend: str
+    compose: str
+    run_dir: str
+    status: Literal["starting", "up", "stopping", "down", "failed"] = "starting"
+    started_at: float = Field(default_factory=time.time)
+    variables: dict[str, str] = Field(default_factory=dict)
+    toxiproxy: ProcessRecord | None = None
+    toxiproxy_container: str | None = None
+    toxiproxy_url: str | None = None
+    services: dict[str, ServiceState] = Field(default_factory=dict)
+    links: list[LinkState] = Field(default_factory=list)
+
+    def save(self) -> None:
+        """Write atomically: a reader never sees half a file, a crash never leaves one."""
+        path = Path(self.run_dir) / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, run_dir: Path | str) -> "StackState":
+        """Read a run directory's stack state."""
+        path = Path(run_dir) / STATE_FILE
+        try:
+            return cls.model_validate_json(path.read_text())
+        except FileNotFoundError:
+            raise InputError(path, "no stack state here (was this stack started by chaosgate?)") from None
+        except ValueError as exc:
+            raise InputError(path, f"unreadable stack state: {exc}") from None
+
+
+def active_pointer(out_dir: Path, stack_name: str) -> Path:
+    """The file naming the run directory of the stack `stack_name` that is up."""
+    return out_dir / ACTIVE_DIR / f"{stack_name}.json"
+
+
+def mark_active(out_dir: Path, state: StackState) -> None:
+    """Remember `state` as the stack that is up under this name."""
+    pointer = active_pointer(out_dir, state.name)
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.write_text(json.dumps({"run_dir": state.run_dir}))
+
+
+def find_active(out_dir: Path, stack_name: str) -> StackState | None:
+    """The state of the stack that is up under this name, if any."""
+    pointer = active_pointer(out_dir, stack_name)
+    try:
+        run_dir = json.loads(pointer.read_text())["run_dir"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if not (Path(run_dir) / STATE_FILE).exists():
+        return None
+    return StackState.load(run_dir)
+
+
+def clear_active(out_dir: Path, state: StackState) -> None:
+    """Forget the pointer if it still points at `state`."""
+    pointer = active_pointer(out_dir, state.name)
+    try:
+        if json.loads(pointer.read_text()).get("run_dir") == state.run_dir:
+            pointer.unlink()
+    except (OSError, ValueError):
+        pass

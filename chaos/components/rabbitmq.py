@@ -1,0 +1,132 @@
+"""A private RabbitMQ node per stack: own node name, ports and data, never the system service."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import uuid
+from pathlib import Path
+
+import requests
+
+from chaos.errors import InfraError
+from chaos.ports import free_port
+from chaos.procs import ProcessRecord, spawn
+
+AMQP_PORT = 5672
+MANAGEMENT_PORT = 15672
+SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+#: The broker runs as this user; its directories must belong to it or it dies silently.
+USER = "rabbitmq"
+REQUEST_TIMEOUT_S = 5.0
+
+
+def start_node(workdir: Path, amqp_port: int, management_port: int) -> ProcessRecord:
+    """Write a node's config under `workdir` and start it; health is checked by the caller."""
+    if not Path(SERVER).exists():
+        raise InfraError("RabbitMQ is not installed (rabbitmq-server): run scripts/setup")
+    try:
+        account = pwd.getpwnam(USER)
+    except KeyError:
+        raise InfraError(f"user {USER!r} missing: RabbitMQ's package did not install cleanly") from None
+    node_id = uuid.uuid4().hex[:10]
+    base = _data_dir(workdir, account, node_id)
+    for sub in ("mnesia", "log"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    (base / "rabbitmq.conf").write_text(
+        f"listeners.tcp.default = 127.0.0.1:{amqp_port}\n"
+        "management.tcp.ip = 127.0.0.1\n"
+        f"management.tcp.port = {management_port}\n"
+        "loopback_users = none\n"
+    )
+    (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
+    for path in [base, *base.rglob("*")]:
+        os.chown(path, account.pw_uid, account.pw_gid)
+    node = f"chaosgate-{node_id}@localhost"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": account.pw_dir,  # where the Erlang cookie lives
+        "RABBITMQ_NODENAME": node,
+        "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+        "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(base / "log"),
+        "RABBITMQ_DIST_PORT": str(free_port()),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+        "RABBITMQ_LOGS": "-",  # to stdout, hence into the service log
+    }
+    cwd = Path(account.pw_dir) if Path(account.pw_dir).is_dir() else base
+    return spawn("broker", [SERVER], env, workdir / "logs" / "broker.log", cwd=cwd,
+                 user=USER if os.geteuid() == 0 else None)
+
+
+def _data_dir(workdir: Path, account: pwd.struct_passwd, node_id: str) -> Path:
+    """Where the node keeps its data: a folder the `rabbitmq` user can surely reach.
+
+    A run directory may sit below a folder only root may enter (pytest's tmp, a 0700 home),
+    so as root the data lives in RabbitMQ's own home, linked from the run directory.
+    """
+    link = workdir / "rabbitmq"
+    if os.geteuid() != 0:
+        return link
+    base = Path(account.pw_dir) / "chaosgate" / node_id
+    base.mkdir(parents=True, exist_ok=True)
+    os.chown(base.parent, account.pw_uid, account.pw_gid)
+    link.unlink(missing_ok=True)
+    link.symlink_to(base)
+    return base
+
+
+def remove_node_data(workdir: Path) -> None:
+    """Delete a stopped node's data directory (and the link to it)."""
+    link = workdir / "rabbitmq"
+    if link.is_symlink():
+        shutil.rmtree(link.resolve(), ignore_errors=True)
+        link.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(link, ignore_errors=True)
+
+
+class ManagementClient:
+    """The parts of RabbitMQ's management API chaosgate uses; every call bounded."""
+
+    def __init__(self, url: str, user: str = "guest", password: str = "guest",
+                 timeout_s: float = REQUEST_TIMEOUT_S):
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self._http = requests.Session()
+        self._http.auth = (user, password)
+
+    def _call(self, method: str, path: str, body: object = None) -> object:
+        try:
+            resp = self._http.request(method, self.url + path, json=body, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise InfraError(f"RabbitMQ management API {self.url} did not answer: {exc}") from None
+        if resp.status_code >= 400:
+            raise InfraError(f"RabbitMQ {method} {path} answered {resp.status_code}: {resp.text.strip()}")
+        return resp.json() if resp.content else None
+
+    def overview(self) -> dict:
+        """/api/overview."""
+        return self._call("GET", "/api/overview")  # type: ignore[return-value]
+
+    def connections(self) -> list[dict]:
+        """Every open client connection."""
+        return self._call("GET", "/api/connections")  # type: ignore[return-value]
+
+    def connection_limit(self, vhost: str = "/") -> int | None:
+        """The vhost's max-connections limit, or None when unlimited."""
+        limits = self._call("GET", f"/api/vhost-limits/{requests.utils.quote(vhost, safe='')}")
+        for entry in limits or []:
+            value = entry.get("value", {}).get("max-connections")
+            if value is not None and value >= 0:
+                return int(value)
+        return None
+
+    def set_connection_limit(self, limit: int | None, vhost: str = "/") -> None:
+        """Set (or, with None, clear) the vhost's max-connections limit."""
+        path = f"/api/vhost-limits/{requests.utils.quote(vhost, safe='')}/max-connections"
+        if limit is None:
+            self._call("DELETE", path)
+        else:
+            self._call("PUT", path, {"value": limit})

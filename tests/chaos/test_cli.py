@@ -1,0 +1,30 @@
+"""The command itself: version, help, module entry point."""
+
+from __future__ import annotations
+
+from chaos import __version__
+from tests.conftest import chaosgate
+
+
+def test_version() -> None:
+    result = chaosgate("--version")
+    assert result.code == 0 and result.out.strip() == f"chaosgate {__version__}"
+
+
+def test_help_lists_every_subcommand_with_a_line() -> None:
+    result = chaosgate("--help")
+    assert result.code == 0
+    for command in ("stack",):
+        line = next((ln for ln in result.out.splitlines() if ln.strip().startswith(command + " ")), "")
+        assert len(line.split()) > 2, f"{command} has a help line"
+
+
+def test_no_command_prints_help_and_exits_3() -> None:
+    result = chaosgate()
+    assert result.code == 3 and "usage: chaosgate" in result.out
+
+
+def test_bad_set_is_an_input_error(tmp_path) -> None:
+    result = chaosgate("stack", "up", "--set", "NOEQUALS", "-f", "tests/stacks/mini/docker-compose.yml",
+                       "--out", str(tmp_path))
+    assert result.code == 3 and "'NOEQUALS' is not VAR=VALUE" in result.err

@@ -1,0 +1,41 @@
+"""Pure logic: interpolation, durations, port specs, start order."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.durations import parse_duration
+from chaos.stack.interpolate import InterpolationError, interpolate
+from chaos.stack.model import container_port
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("${A}", "1"), ("${A:-x}", "1"), ("${E:-x}", "x"), ("${E-x}", ""), ("${U-x}", "x"),
+    ("${U:-x}", "x"), ("$A/$A", "1/1"), ("$$A", "$A"), ("pre-${A}-post", "pre-1-post"), ("${U}", ""),
+])
+def test_interpolation_follows_compose(text: str, expected: str) -> None:
+    assert interpolate(text, {"A": "1", "E": ""}) == expected
+
+
+def test_interpolation_required_variable_and_nesting() -> None:
+    with pytest.raises(InterpolationError, match="B is required: give B"):
+        interpolate({"x": ["${B:?give B}"]}, {})
+    used: set[str] = set()
+    assert interpolate({"k": ["${A}", 3]}, {"A": "v"}, used) == {"k": ["v", 3]}
+    assert used == {"A"}
+
+
+@pytest.mark.parametrize("value,seconds", [("10s", 10), ("1m30s", 90), ("500ms", 0.5), (2.5, 2.5), ("2h", 7200)])
+def test_durations(value: object, seconds: float) -> None:
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["10", "s", "1x", "-1s", True, None, "10s5"])
+def test_bad_durations(value: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(value)
+
+
+@pytest.mark.parametrize("spec,port", [("8000", 8000), (8000, 8000), ("127.0.0.1:80:8000", 8000), ("8000/tcp", 8000)])
+def test_container_port(spec: object, port: int) -> None:
+    assert container_port(spec) == port

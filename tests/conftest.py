@@ -1,0 +1,77 @@
+"""Shared helpers: run the real `chaosgate` command, and check that nothing was left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = Path(__file__).resolve().parent / "stacks"
+#: Seconds any chaosgate command in a test may take before the test fails (not a speed limit).
+COMMAND_DEADLINE_S = 300
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def chaosgate(*args: str, cwd: Path | None = None, timeout: float = COMMAND_DEADLINE_S) -> Result:
+    """Run `python -m chaos ARGS` as a user would, bounded by a deadline."""
+    proc = subprocess.run([sys.executable, "-m", "chaos", *args], cwd=cwd or ROOT, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def stack_state(out: Path) -> dict:
+    """The newest stack.json under an --out folder."""
+    states = sorted(out.glob("stacks/*/stack.json"))
+    assert states, f"no stack state under {out}"
+    return json.loads(states[-1].read_text())
+
+
+def recorded_pids(state: dict) -> list[int]:
+    """Every pid a stack state records (services and toxiproxy)."""
+    pids = [s["process"]["pid"] for s in state["services"].values() if s.get("process")]
+    if state.get("toxiproxy"):
+        pids.append(state["toxiproxy"]["pid"])
+    return pids
+
+
+def group_pids(pgids: list[int]) -> list[int]:
+    """Live, non-zombie processes in any of these process groups."""
+    found = []
+    for p in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(p.pid) in pgids and p.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(p.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            pass
+    return found
+
+
+def live(pids: list[int]) -> list[int]:
+    """The pids among these that still run (zombies count as gone)."""
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """A fresh --out folder for run directories."""
+    return tmp_path / "reports"

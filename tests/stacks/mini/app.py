@@ -1,0 +1,47 @@
+"""A tiny service for chaosgate's own tests: `echo` answers; `front` calls echo and the broker."""
+
+import http.server
+import os
+import socket
+import sys
+import urllib.request
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/healthz":
+            if os.environ.get("NEVER_HEALTHY"):
+                return self._send(503, b"never\n")
+            return self._send(200, b"ok\n")
+        if self.path == "/hello":
+            return self._send(200, b"hello from " + os.environ["CHAOSGATE_SERVICE"].encode() + b"\n")
+        if self.path == "/via-echo":
+            try:
+                with urllib.request.urlopen(f"http://{os.environ['ECHO_ADDR']}/hello", timeout=5) as r:
+                    return self._send(200, r.read())
+            except OSError as exc:
+                return self._send(502, f"echo unreachable: {exc}\n".encode())
+        if self.path == "/broker":
+            host, port = os.environ["BROKER_ADDR"].split(":")
+            with socket.create_connection((host, int(port)), timeout=5) as s:
+                s.sendall(b"AMQP\x00\x00\x09\x01")
+                return self._send(200, s.recv(8)[:4])
+        return self._send(404, b"no\n")
+
+    def _send(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+if __name__ == "__main__":
+    if os.environ.get("CRASH_AT_START"):
+        print("crashing as asked", flush=True)
+        sys.exit(4)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+    print("listening on", server.server_address, flush=True)
+    server.serve_forever()
