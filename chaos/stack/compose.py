@@ -122,15 +122,10 @@ def _cross_check(doc: YamlDocument, stack: Stack) -> list[InputError]:
 
 
 def _edge_location(stack: Stack, cycle: list[str]) -> list:
-    """Where a cycle is best shown: its first depends_on edge, else its first link."""
-    edges = list(zip(cycle, cycle[1:]))
-    for src, dst in edges:
-        deps = stack.services[src].depends_on
-        if dst in deps:
-            return ["services", src, "depends_on", list(deps).index(dst) if isinstance(deps, list) else dst]
-    src, dst = edges[0]
-    index = next(i for i, link in enumerate(stack.services[src].x_chaosgate.links) if link.to == dst)
-    return ["services", src, "x-chaosgate", "links", index]
+    """Where a cycle is shown: the depends_on entry of its first edge."""
+    src, dst = cycle[0], cycle[1]
+    deps = stack.services[src].depends_on
+    return ["services", src, "depends_on", list(deps).index(dst) if isinstance(deps, list) else dst]
 
 
 def _builtin_ports(svc: Service) -> list[int]:

@@ -133,9 +133,12 @@ class Service(_Model):
                 for k, v in self.environment.items()}
 
     def dependencies(self) -> list[str]:
-        """Services this one waits for: depends_on plus link targets."""
-        named = list(self.depends_on) if isinstance(self.depends_on, (list, dict)) else []
-        return list(dict.fromkeys([*named, *(link.to for link in self.x_chaosgate.links)]))
+        """Services this one waits for: depends_on only.
+
+        Links do not order start-up: their proxies exist before either end starts, and real
+        stacks have two-way edges (a service hosted in a pool that also calls it).
+        """
+        return list(self.depends_on)
 
     def container_ports(self) -> list[int]:
         """The container-side port numbers, first one being the main port."""

@@ -29,8 +29,9 @@ BROKEN = {
                     "services.b.portz: unknown field"),
     "missing link target": (GOOD.replace("{to: b,", "{to: c,"), 7,
                             "services.a.x-chaosgate.links.0.to: links to unknown service 'c'"),
-    "depends_on cycle": (GOOD.replace("  b:\n", "  b:\n    depends_on: [a]\n"), 9,
-                         "services.b.depends_on.0: dependency cycle: a -> b -> a"),
+    "depends_on cycle": (GOOD.replace("  b:\n", "  b:\n    depends_on: [a]\n")
+                         .replace("  a:\n", "  a:\n    depends_on: [b]\n"), 3,
+                         "services.a.depends_on.0: dependency cycle: a -> b -> a"),
     "wrong type": (GOOD.replace('ports: ["8000"]', "ports: {a: 1}", 1), 3, "services.a.ports"),
     "bad port": (GOOD.replace('ports: ["8000"]', 'ports: ["http"]', 1), 3, "is not a port"),
     "required variable": (GOOD.replace("B_ADDR}", "B_ADDR}\n    environment: {X: '${NEEDED:?set NEEDED}'}"),

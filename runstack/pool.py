@@ -1,0 +1,141 @@
+"""A worker pool: a fixed number of slots for runs, Studio sessions, publications and housekeeping."""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+
+from prometheus_client import Counter, Gauge
+
+from runstack.config import config
+from runstack.web import App, Request
+from runstack.worker import Execution, RunOrder, execute
+
+POOL = os.environ.get("POOL_NAME", "run")
+cfg = config()
+CAPACITY = cfg.run_pool_slots if POOL == "run" else cfg.shared_pool_slots
+#: Finished runs kept for the scheduler to collect; older ones are dropped (bounded memory).
+FINISHED_KEPT = 20000
+
+app = App(f"{POOL}-pool")
+BUSY = Gauge("runstack_pool_slots_busy", "Slots in use", ["pool", "kind"])
+TOTAL = Gauge("runstack_pool_slots", "Slots in the pool", ["pool"])
+STUCK = Gauge("runstack_telemetry_stuck", "Telemetry invocations running longer than expected", ["pool"])
+CONNECTIONS = Gauge("runstack_broker_connections_held", "Broker connections held by runs", ["pool"])
+TELEMETRY = Counter("runstack_telemetry_invocations", "Post-run telemetry by outcome", ["pool", "release", "outcome"])
+ACQUIRES = Counter("runstack_pool_acquires", "Slot requests by kind and outcome", ["pool", "kind", "outcome"])
+
+
+class Slots:
+    """Counted slots with a condition variable, so callers can wait for one with a deadline."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.busy: collections.Counter[str] = collections.Counter()
+        self.cond = threading.Condition()
+
+    def take(self, kind: str, wait_s: float = 0.0) -> bool:
+        deadline = time.monotonic() + wait_s
+        with self.cond:
+            while sum(self.busy.values()) >= self.capacity:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+            self.busy[kind] += 1
+            BUSY.labels(POOL, kind).inc()
+            return True
+
+    def release(self, kind: str) -> None:
+        with self.cond:
+            self.busy[kind] -= 1
+            BUSY.labels(POOL, kind).dec()
+            self.cond.notify()
+
+
+slots = Slots(CAPACITY)
+TOTAL.labels(POOL).set(CAPACITY)
+running: dict[int, Execution] = {}
+finished: collections.deque = collections.deque(maxlen=FINISHED_KEPT)
+seq_lock = threading.Lock()
+seq = 0
+
+
+def _connections(delta: int) -> None:
+    CONNECTIONS.labels(POOL).inc(delta)
+
+
+def _stuck() -> int:
+    limit = cfg.seconds(cfg.telemetry_stuck_after_min)
+    now = time.time()
+    return sum(1 for ex in list(running.values()) if ex.telemetry_since and now - ex.telemetry_since > limit)
+
+
+STUCK.labels(POOL).set_function(_stuck)
+
+
+def _run(ex: Execution) -> None:
+    global seq
+    try:
+        outcome = execute(ex, POOL, _connections)
+    finally:
+        running.pop(ex.order.id, None)
+        slots.release("run")
+    TELEMETRY.labels(POOL, cfg.telemetry_release, outcome.telemetry).inc()
+    with seq_lock:
+        seq += 1
+        finished.append((seq, outcome.model_dump()))
+
+
+@app.route("POST", "/runs")
+def start_run(req: Request):
+    order = RunOrder.model_validate(req.body)
+    if not slots.take("run"):
+        return 409, {"error": "pool full", "pool": POOL}
+    ex = Execution(order)
+    running[order.id] = ex
+    threading.Thread(target=_run, args=(ex,), name=f"run-{order.id}", daemon=True).start()
+    return 202, {"pool": POOL, "id": order.id}
+
+
+@app.route("POST", r"/runs/(?P<id>\d+)/cancel")
+def cancel_run(req: Request):
+    ex = running.get(int(req.params["id"]))
+    if ex is None:
+        return 404, {"error": "not running here"}
+    ex.cancel.set()
+    return 202, {"canceled": ex.order.id}
+
+
+@app.route("GET", "/finished")
+def list_finished(req: Request):
+    after = int(req.arg("after", "0"))
+    items = [item for s, item in list(finished) if s > after]
+    return 200, {"seq": seq, "runs": items}
+
+
+@app.route("POST", "/acquire")
+def acquire(req: Request):
+    """Hold a slot for `hold_s` seconds, waiting up to `wait_s` for one (Studio, publications, housekeeping)."""
+    kind = str(req.body["kind"])
+    hold_s, wait_s = float(req.body.get("hold_s", 0)), min(float(req.body.get("wait_s", 0)), 120.0)
+    start = time.monotonic()
+    if not slots.take(kind, wait_s):
+        ACQUIRES.labels(POOL, kind, "refused").inc()
+        return 503, {"error": "no free slot", "pool": POOL}
+    ACQUIRES.labels(POOL, kind, "granted").inc()
+    timer = threading.Timer(max(hold_s, 0.0), slots.release, args=(kind,))
+    timer.daemon = True
+    timer.start()
+    return 200, {"pool": POOL, "waited_s": time.monotonic() - start}
+
+
+@app.route("GET", "/slots")
+def show_slots(req: Request):
+    return 200, {"pool": POOL, "capacity": CAPACITY, "busy": dict(slots.busy), "running": len(running)}
+
+
+if __name__ == "__main__":
+    app.serve(int(os.environ["PORT"]))

@@ -1,0 +1,93 @@
+"""The reference run stack fails the way the February 2026 incident did, and its mitigations work.
+
+Real RabbitMQ, real toxiproxy links, real processes; every symptom is read from metrics or APIs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runstack.traffic import drive
+from tests.runstack.helpers import broker, late_starts, metrics, runs_by_reason, runstack, url, value, wait_until
+
+RUNS = "runstack_runs_total"
+INTERNAL = {"status": "failed", "reason": "Internal error"}
+PUBLICATIONS = {"status": "failed", "reason": "Error retrieving publications"}
+QUEUE_TIMEOUT = {"status": "canceled", "reason": "queue timeout"}
+#: Generous: the symptoms appear within seconds here, but machines are shared and noisy.
+SYMPTOM_DEADLINE_S = 120
+
+
+def incident_symptoms(state) -> dict[str, bool]:
+    sched, studio = metrics(state, "scheduler"), metrics(state, "studio")
+    limit = broker(state).connection_limit()
+    return {
+        "Internal error": value(sched, RUNS, **INTERNAL) > 0,
+        "Error retrieving publications": value(sched, RUNS, **PUBLICATIONS) > 0,
+        "queue timeout": value(sched, RUNS, **QUEUE_TIMEOUT) > 0,
+        "late starts": late_starts(sched, 2.0) > 0,
+        "late housekeeping": value(sched, "runstack_housekeeping_pending_lateness_seconds") > 2.0,
+        "Studio launch failures": value(studio, "runstack_studio_launches_total", outcome="no_worker") > 0,
+        "broker at its limit": limit is not None and len(broker(state).connections()) >= limit,
+    }
+
+
+def test_buggy_release_without_guardrail_shows_every_incident_symptom(tmp_path: Path) -> None:
+    with runstack(tmp_path, TELEMETRY_RELEASE="1.5.0-rc1") as state:
+        seen: dict[str, bool] = {}
+
+        def all_seen() -> bool:
+            drive(url(state, "scheduler"), seconds=5, runs_per_s=10, studio_per_s=1)
+            seen.update({k: v or seen.get(k, False) for k, v in incident_symptoms(state).items()})
+            return all(seen.values())
+
+        assert wait_until(all_seen, SYMPTOM_DEADLINE_S, pause_s=0), seen
+        assert broker(state).connection_limit() == 40, "the design's default limit, set at start"
+        pools = {p: metrics(state, f"{p}-pool") for p in ("run", "shared")}
+        assert value(pools["run"], "runstack_telemetry_stuck", pool="run") == 8, "the run pool is full of stuck telemetry"
+        # The scheduler's own API agrees with its metrics about the failures.
+        counts = runs_by_reason(state)
+        assert counts["failed:Internal error"] == value(metrics(state, "scheduler"), RUNS, **INTERNAL)
+
+
+def test_telemetry_guardrail_frees_slots_and_no_symptom_appears(tmp_path: Path) -> None:
+    with runstack(tmp_path, TELEMETRY_RELEASE="1.5.0-rc1", TELEMETRY_TIMEOUT_S="1") as state:
+        counts = drive(url(state, "scheduler"), seconds=20, runs_per_s=8, studio_per_s=1)
+        wait_until(lambda: value(metrics(state, "scheduler"), "runstack_runs_queued") == 0, 30)
+        sched = metrics(state, "scheduler")
+        pools = [metrics(state, "run-pool"), metrics(state, "shared-pool")]
+        timeouts = sum(value(p, "runstack_telemetry_invocations_total", pool=n, release="1.5.0-rc1", outcome="timeout")
+                       for p, n in zip(pools, ("run", "shared")))
+        assert timeouts > 0, "the bug was present and the guardrail cut it off"
+        assert value(sched, RUNS, status="succeeded", reason="") > 100
+        assert value(sched, RUNS, **INTERNAL) == 0
+        assert value(sched, RUNS, **PUBLICATIONS) == 0
+        assert value(sched, RUNS, **QUEUE_TIMEOUT) == 0
+        assert counts["studio_failed"] == 0 and counts["studio_launched"] > 0
+        assert len(broker(state).connections()) < 40
+
+
+def test_workload_isolation_keeps_studio_healthy_while_runs_suffer(tmp_path: Path) -> None:
+    with runstack(tmp_path, TELEMETRY_RELEASE="1.5.0-rc1", OVERFLOW_TO_SHARED="false") as state:
+        counts = drive(url(state, "scheduler"), seconds=20, runs_per_s=8, studio_per_s=1)
+        sched, shared = metrics(state, "scheduler"), metrics(state, "shared-pool")
+        assert value(sched, RUNS, **QUEUE_TIMEOUT) > 0, "runs suffer: the run pool is stuck"
+        assert value(shared, "runstack_pool_slots_busy", pool="shared", kind="run") == 0
+        assert counts["studio_failed"] == 0 and counts["studio_launched"] >= 15
+        assert value(sched, RUNS, **INTERNAL) == 0, "8 stuck runs cannot exhaust 40 connections"
+
+
+def test_stable_and_fixed_releases_show_no_symptom(tmp_path: Path) -> None:
+    for release in ("1.4.2", "1.5.0-rc2"):
+        with runstack(tmp_path / release, TELEMETRY_RELEASE=release) as state:
+            counts = drive(url(state, "scheduler"), seconds=15, runs_per_s=8, studio_per_s=1)
+            assert wait_until(lambda: value(metrics(state, "scheduler"), "runstack_runs_running", pool="run")
+                              + value(metrics(state, "scheduler"), "runstack_runs_running", pool="shared") == 0, 30)
+            sched = metrics(state, "scheduler")
+            assert counts["submitted"] == 120
+            assert value(sched, RUNS, status="succeeded", reason="") == 120, release
+            assert late_starts(sched, 2.0) == 0
+            assert value(sched, "runstack_housekeeping_pending_lateness_seconds") < 2.0
+            assert counts["studio_failed"] == 0
+            sent = value(metrics(state, "telemetry-collector"), "runstack_telemetry_payloads_total", release=release)
+            assert sent == 120, "every run's telemetry reached the collector through its link"
