@@ -90,6 +90,68 @@ def _print_status(rows: dict[str, dict]) -> None:
     Console(width=100).print(table)
 
 
+# --- experiments ---------------------------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    from chaos.errors import InputErrors
+    from chaos.experiment import load_experiment
+
+    problems: list[str] = []
+    for path in args.files:
+        try:
+            exp = load_experiment(path, parse_sets(args.set))
+            print(f"{path}: ok ({len(exp.spec.faults)} faults, {len(exp.surfaces)} surfaces, "
+                  f"{exp.spec.phases.total():g}s of phases)")
+        except InputErrors as exc:
+            problems += [str(e) for e in exc.errors]
+        except InputError as exc:
+            problems.append(str(exc))
+    for line in problems:
+        print(f"chaosgate: error: {line}", file=sys.stderr)
+    return EXIT_INVALID if problems else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from chaos.experiment import Experiment
+
+    print(json.dumps(Experiment.model_json_schema(by_alias=True), indent=2))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from chaos.engine import Engine
+    from chaos.experiment import load_experiment
+    from chaos.plan import describe_plan
+    from chaos.summary import print_summary
+
+    exp = load_experiment(args.file, parse_sets(args.set))
+    if args.backend and args.backend != exp.spec.backend:
+        exp.spec.backend = args.backend
+    if args.dry_run:
+        print(describe_plan(exp))
+        return 0
+    result = Engine(exp, Path(args.out), say).run()
+    print_summary(result)
+    print(f"run directory: {result.run_dir}")
+    return {"completed": 0, "aborted": 1, "inconclusive": 2, "failed": 3}[result.status]
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from chaos.reconcile import needs_reconcile, reconcile_all, reconcile_run
+
+    if args.run_dir:
+        run_dir = Path(args.run_dir)
+        if not run_dir.is_dir():
+            raise InputError(run_dir, "no such run directory")
+        done = reconcile_run(run_dir, say) if needs_reconcile(run_dir) else []
+    else:
+        done = reconcile_all(Path(args.out), say)
+    failed = [d for d in done if d.startswith("FAILED")]
+    say("nothing to reconcile" if not done else f"reconciled: {len(done)} actions, {len(failed)} failed")
+    return 3 if failed else 0
+
+
 # --- parser --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one subcommand per job, each with its own --help."""
@@ -111,6 +173,31 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a ${VAR} of the compose file (repeatable)")
     stack.add_argument("--out", default=DEFAULT_OUT, help="folder for run directories (default: %(default)s)")
     stack.set_defaults(func=cmd_stack)
+
+    run = sub.add_parser("run", help="run one experiment: stack, load, phases, faults, rollback, result",
+                         description="Run an experiment. Exit 0 completed, 1 aborted, 2 inconclusive, 3 failed/invalid.")
+    run.add_argument("file", help="experiment YAML")
+    run.add_argument("--backend", choices=["local"], help="override the experiment's backend")
+    run.add_argument("--set", action="append", metavar="VAR=VALUE", help="override a stack variable (repeatable)")
+    run.add_argument("--dry-run", action="store_true", help="print the plan; start and inject nothing")
+    run.add_argument("--out", default=DEFAULT_OUT, help="folder for run directories (default: %(default)s)")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="check experiment files; one located message per problem",
+                              description="Check experiments against their stacks. Exit 3 on any problem.")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--set", action="append", metavar="VAR=VALUE", help="override a stack variable")
+    validate.set_defaults(func=cmd_validate)
+
+    schema = sub.add_parser("schema", help="print the experiment JSON Schema (for editors)")
+    schema.set_defaults(func=cmd_schema)
+
+    rollback = sub.add_parser("rollback", help="reconcile after a crash: undo every fault a journal lists",
+                              description="Undo faults that journals say may still be injected, and stop "
+                                          "their stacks. Without RUN_DIR, every run under --out.")
+    rollback.add_argument("run_dir", nargs="?", metavar="RUN_DIR")
+    rollback.add_argument("--out", default=DEFAULT_OUT, help="folder of run directories (default: %(default)s)")
+    rollback.set_defaults(func=cmd_rollback)
     return parser
 
 

@@ -12,7 +12,7 @@ from chaos.components import builtin_ports, rabbitmq, toxiproxy
 from chaos.errors import InfraError, InputErrors, StackStartError
 from chaos.health import Gone, http_ok, tcp_ok, wait_healthy
 from chaos.ports import free_port
-from chaos.procs import is_alive, spawn, stop_group, tail
+from chaos.procs import ProcessRecord, is_alive, spawn, stop_group, tail
 from chaos.stack import Stack
 from chaos.stack.model import Service
 
@@ -133,8 +133,8 @@ class LocalBackend:
             cwd = stack.path.resolve().parent
             if svc.working_dir:
                 cwd = cwd / svc.working_dir
-            svc_state.process = spawn(name, argv, self._environment(stack, name, svc, state),
-                                      run_dir / "logs" / f"{name}.log", cwd=cwd)
+            svc_state.env, svc_state.cwd = self._environment(stack, name, svc, state), str(cwd)
+            svc_state.process = spawn(name, argv, svc_state.env, run_dir / "logs" / f"{name}.log", cwd=cwd)
             probe, svc_state.health_url = self._probe(svc, svc_state)
             deadline = _deadline(svc, 30.0)
         state.save()
@@ -208,6 +208,40 @@ class LocalBackend:
         state.status = "down"
         state.save()
         return killed
+
+
+def restart_service(run_dir: Path, name: str, killed: ProcessRecord, deadline_s: float = 30.0) -> None:
+    """Start a killed local service again with its original command (the undo of process.kill)."""
+    state = StackState.load(run_dir)
+    svc = state.services[name]
+    if state.status in ("down", "failed") or svc.process is None or svc.env is None:
+        return  # the stack is gone: nothing to bring back
+    if is_alive(svc.process):
+        return  # restarted already, or the kill never landed
+    _spawn_and_wait(state, name, svc.env, deadline_s)
+
+
+def respawn(run_dir: Path, name: str, env: dict[str, str], deadline_s: float = 30.0) -> None:
+    """Stop a local service and start it again with `env` (a configuration swap or its undo)."""
+    state = StackState.load(run_dir)
+    svc = state.services[name]
+    if svc.process is not None:
+        stop_group(svc.process, STOP_GRACE_S)
+    _spawn_and_wait(state, name, env, deadline_s)
+
+
+def _spawn_and_wait(state: StackState, name: str, env: dict[str, str], deadline_s: float) -> None:
+    svc = state.services[name]
+    assert svc.process is not None
+    svc.env = dict(env)
+    svc.process = spawn(name, svc.process.argv, svc.env, Path(svc.process.log), cwd=Path(svc.cwd or "."))
+    state.save()
+    probe = (lambda: http_ok(svc.health_url)) if svc.health_url else (lambda: tcp_ok(svc.port or 0))
+    record = svc.process
+    try:
+        wait_healthy(probe, deadline_s, 0.25, lambda: is_alive(record))
+    except (TimeoutError, Gone):
+        raise InfraError(f"service {name!r} did not come back after its restart:\n{tail(record.log)}") from None
 
 
 def _deadline(svc: Service, default_s: float) -> float:

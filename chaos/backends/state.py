@@ -27,6 +27,8 @@ class ServiceState(BaseModel):
     ports: dict[int, int] = Field(default_factory=dict, description="container port -> 127.0.0.1 port")
     health_url: str | None = None
     pool: str | None = None
+    env: dict[str, str] | None = Field(None, description="what a local process was started with, for restarts")
+    cwd: str | None = None
     healthy_after_s: float | None = None
 
     @property

@@ -114,6 +114,16 @@ class ManagementClient:
         """Every open client connection."""
         return self._call("GET", "/api/connections")  # type: ignore[return-value]
 
+    def close_connection(self, name: str) -> None:
+        """Force-close one client connection by its broker-side name."""
+        try:
+            resp = self._http.delete(f"{self.url}/api/connections/{requests.utils.quote(name, safe='')}",
+                                     timeout=self.timeout_s, headers={"X-Reason": "chaosgate rollback"})
+        except requests.RequestException as exc:
+            raise InfraError(f"RabbitMQ management API {self.url} did not answer: {exc}") from None
+        if resp.status_code not in (200, 204, 404):
+            raise InfraError(f"RabbitMQ could not close connection {name}: {resp.status_code}")
+
     def connection_limit(self, vhost: str = "/") -> int | None:
         """The vhost's max-connections limit, or None when unlimited."""
         limits = self._call("GET", f"/api/vhost-limits/{requests.utils.quote(vhost, safe='')}")

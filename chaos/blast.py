@@ -1,0 +1,144 @@
+"""Blast radius: which surfaces degraded against their own baseline, how much, how long, how
+fast they recovered — classified as target, direct dependent (one link away) or beyond."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field
+
+from chaos.sli import SLIValue, evaluate
+
+if TYPE_CHECKING:
+    from chaos.engine import RunResult
+    from chaos.experiment import LoadedExperiment
+    from chaos.metrics.timeline import Timeline
+
+#: Sliding window (seconds) and step used to time degradation and recovery.
+WINDOW_S = 5.0
+STEP_S = 1.0
+#: Consecutive healthy windows after the fault ends that count as recovered.
+RECOVERED_AFTER = 3
+Class = Literal["target", "direct", "beyond"]
+
+
+class SLIImpact(BaseModel):
+    sli: str
+    baseline: float | None
+    fault: float | None
+    recovery: float | None
+    degraded: bool | None = Field(description="None: not enough data to tell")
+    magnitude: float | None = Field(None, description="relative change in the bad direction")
+
+
+class SurfaceImpact(BaseModel):
+    surface: str
+    classification: Class
+    degraded: bool | None
+    magnitude: float | None = None
+    degraded_s: float | None = Field(None, description="seconds of degraded windows from fault start on")
+    time_to_recover_s: float | None = Field(None, description="after the fault ended; None if it did not")
+    slis: list[SLIImpact] = Field(default_factory=list)
+
+
+class BlastRadius(BaseModel):
+    target_services: list[str]
+    surfaces: list[SurfaceImpact]
+    radius: list[str] = Field(description="non-target surfaces that degraded")
+    unknown: list[str] = Field(description="non-target surfaces without enough data to tell")
+    score: float = Field(description="0-100: weight of degraded non-target surfaces over all of them")
+    expected: list[str]
+    contained: bool | None = Field(description="radius within expected; None when unknown surfaces could hide spread")
+
+
+def is_degraded(sli, baseline: float | None, value: float | None) -> tuple[bool | None, float | None]:
+    """Whether `value` is worse than `baseline` beyond the SLI's tolerance, and by how much (relative)."""
+    if baseline is None or value is None:
+        return None, None
+    allowance = max(sli.tolerance, sli.tolerance_pct / 100.0 * abs(baseline))
+    worse = baseline - value if sli.better == "higher" else value - baseline
+    magnitude = worse / abs(baseline) if baseline else (float("inf") if worse > 0 else 0.0)
+    return worse > allowance, max(magnitude, 0.0)
+
+
+def target_services(exp: "LoadedExperiment") -> set[str]:
+    """The services the faults hit: a link's dependency, or the named service."""
+    links = {exp.stack.link_name(s, link): link.to for s, link in exp.stack.links()}
+    found = set()
+    for fault, targets in zip(exp.spec.faults, exp.targets):
+        found.update(fault.component if fault.component else (links.get(t, t) for t in targets))
+    return found
+
+
+def classify(exp: "LoadedExperiment", services: list[str], targets: set[str]) -> Class:
+    """target if it rests on a faulted service; direct if one of its services links to one."""
+    if targets & set(services):
+        return "target"
+    for service, link in exp.stack.links():
+        if service in services and link.to in targets:
+            return "direct"
+    return "beyond"
+
+
+def blast_radius(exp: "LoadedExperiment", result: "RunResult", tl: "Timeline") -> BlastRadius:
+    """The run's blast radius from its per-phase SLIs and the timeline."""
+    targets = target_services(exp)
+    fault_t0, fault_t1 = result.phases["fault"]
+    end = result.phases.get("recovery", (fault_t1, fault_t1))[1]
+    impacts = []
+    for name, surface in exp.surfaces.items():
+        slis = []
+        for sli_name, sli in surface.slis.items():
+            phases: dict[str, SLIValue] = result.slis.get(name, {}).get(sli_name, {})
+            b, f, r = (phases.get(p, SLIValue(value=None)).value for p in ("baseline", "fault", "recovery"))
+            degraded, magnitude = is_degraded(sli, b, f)
+            slis.append(SLIImpact(sli=sli_name, baseline=b, fault=f, recovery=r, degraded=degraded, magnitude=magnitude))
+        flags = [s.degraded for s in slis]
+        degraded = True if any(flags) else (None if None in flags else False)
+        impact = SurfaceImpact(surface=name, classification=classify(exp, surface.services, targets),
+                               degraded=degraded, slis=slis,
+                               magnitude=max((s.magnitude for s in slis if s.degraded), default=None))
+        if degraded:
+            impact.degraded_s, impact.time_to_recover_s = _timing(tl, surface, slis, fault_t0, fault_t1, end)
+        impacts.append(impact)
+    others = [i for i in impacts if i.classification != "target"]
+    radius = [i.surface for i in others if i.degraded]
+    unknown = [i.surface for i in others if i.degraded is None]
+    weights = {n: s.weight for n, s in exp.surfaces.items()}
+    total = sum(weights[i.surface] for i in others) or 1.0
+    score = 100.0 * sum(weights[n] for n in radius) / total
+    expected = list(exp.spec.expected_radius)
+    spread = set(radius) - set(expected)
+    contained = False if spread else (None if set(unknown) - set(expected) else True)
+    return BlastRadius(target_services=sorted(targets), surfaces=impacts, radius=radius, unknown=unknown,
+                       score=round(score, 1), expected=expected, contained=contained)
+
+
+def _timing(tl, surface, slis: list[SLIImpact], fault_t0: float, fault_t1: float,
+            end: float) -> tuple[float, float | None]:
+    """Seconds of degraded sliding windows, and time from fault end until RECOVERED_AFTER healthy windows."""
+    degraded_windows = 0
+    healthy_run = 0
+    recovered_at = None
+    t = fault_t0 + WINDOW_S
+    while t <= end + 1e-6:
+        bad = False
+        for impact in slis:
+            if impact.degraded:
+                sli = surface.slis[impact.sli]
+                v = evaluate(tl, sli, sli.source or surface.services[0], t - WINDOW_S, t).value
+                if is_degraded(sli, impact.baseline, v)[0]:
+                    bad = True
+        if bad:
+            degraded_windows += 1
+            healthy_run = 0
+            recovered_at = None
+        elif t > fault_t1:
+            healthy_run += 1
+            if healthy_run == 1:
+                recovered_at = t
+        t += STEP_S
+    recover = None
+    if recovered_at is not None and healthy_run >= RECOVERED_AFTER:
+        recover = max(0.0, recovered_at - WINDOW_S - fault_t1)
+    return degraded_windows * STEP_S, recover

@@ -1,0 +1,315 @@
+"""An experiment's life: stack up → load → warmup → baseline (hypothesis) → fault → recovery →
+roll back and verify → stack down → result.json. Every path out rolls back.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Callable, Literal
+
+from pydantic import BaseModel, Field
+
+from chaos import backends
+from chaos.backends.state import StackState
+from chaos.errors import ChaosgateError
+from chaos.experiment import LoadedExperiment
+from chaos.faults import FaultContext
+from chaos.journal import Journal
+from chaos.load.runner import LoadRunner
+from chaos.metrics.sampler import Sampler
+from chaos.metrics.sources import sources_for
+from chaos.metrics.timeline import Timeline
+from chaos.reconcile import claim, reconcile_all, rollback_journal, verify_gone
+from chaos.sli import SLIValue, evaluate
+
+#: Seconds between engine ticks (fault schedule, stop conditions, progress).
+TICK_S = 0.25
+#: Seconds between progress lines on the terminal.
+PROGRESS_EVERY_S = 5.0
+RESULT_FILE = "result.json"
+Status = Literal["completed", "aborted", "inconclusive", "failed"]
+
+
+class Stop(Exception):
+    """The run must end now: a stop condition, the deadline, or an inconclusive baseline."""
+
+    def __init__(self, status: Status, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class FaultRecord(BaseModel):
+    type: str
+    targets: list[str]
+    injected_at: float | None = None
+    removed_at: float | None = None
+    journal_ids: list[int] = Field(default_factory=list)
+
+
+class CheckResult(BaseModel):
+    sli: str
+    value: float | None
+    min: float | None = None
+    max: float | None = None
+    passed: bool
+    note: str | None = None
+
+
+class RunResult(BaseModel):
+    """What happened, written to result.json."""
+
+    experiment: str
+    file: str
+    run_id: str
+    run_dir: str
+    status: Status = "failed"
+    reason: str | None = None
+    started_at: float = Field(default_factory=time.time)
+    ended_at: float | None = None
+    variables: dict[str, str] = Field(default_factory=dict)
+    phases: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    faults: list[FaultRecord] = Field(default_factory=list)
+    steady_state: list[CheckResult] = Field(default_factory=list)
+    slis: dict[str, dict[str, dict[str, SLIValue]]] = Field(default_factory=dict)
+    missing: list[str] = Field(default_factory=list)
+    blast_radius: dict | None = None
+    load: dict = Field(default_factory=dict)
+    reconciled_before: list[str] = Field(default_factory=list)
+    rollback: dict = Field(default_factory=dict)
+
+
+class Engine:
+    """Runs one loaded experiment."""
+
+    def __init__(self, exp: LoadedExperiment, out_dir: Path, say: Callable[[str], None] = lambda m: None):
+        self.exp, self.spec, self.out_dir, self.say = exp, exp.spec, out_dir, say
+        self.run_id = uuid.uuid4().hex[:8]
+        self.run_dir = out_dir / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.spec.name}-{self.run_id}"
+        self.result = RunResult(experiment=self.spec.name, file=str(exp.path), run_id=self.run_id,
+                                run_dir=str(self.run_dir), variables=exp.stack.variables)
+        self.faults = [FaultRecord(type=f.type, targets=t) for f, t in zip(self.spec.faults, exp.targets)]
+        self.result.faults = self.faults
+        self.state: StackState | None = None
+        self.load: LoadRunner | None = None
+        self.sampler: Sampler | None = None
+        self._last_stop_check = 0.0
+        self._last_progress = 0.0
+
+    # --- the run ----------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Carry out the experiment; always rolls back and stops the stack before returning."""
+        self.result.reconciled_before = reconcile_all(self.out_dir, self.say)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        claim(self.run_dir)
+        self.journal, self.timeline = Journal(self.run_dir), Timeline(self.run_dir)
+        self.journal.event("run_start", experiment=self.spec.name)
+        previous_alarm = self._arm_deadline()
+        try:
+            self._execute()
+            self.result.status = "completed"
+        except Stop as stop:
+            self.result.status, self.result.reason = stop.status, stop.reason
+        except ChaosgateError as exc:
+            self.result.status, self.result.reason = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - chaosgate's own bug: record it, still roll back
+            (self.run_dir / "engine-error.txt").write_text(traceback.format_exc())
+            self.result.status, self.result.reason = "failed", f"internal error: {exc!r} (see engine-error.txt)"
+        except BaseException as exc:  # Ctrl-C, SIGTERM: roll back, then let it propagate
+            self.result.status, self.result.reason = "aborted", f"interrupted ({exc})"
+            self._finish(previous_alarm)
+            raise
+        self._finish(previous_alarm)
+        return self.result
+
+    def _execute(self) -> None:
+        backend = backends.get(self.spec.backend, say=self.say)
+        self.say(f"run {self.run_id}: starting stack {self.exp.stack.name!r}")
+        self.state = backend.up(self.exp.stack, self.run_dir)
+        self.timeline.mark(time.time(), "stack_up")
+        sources = sources_for(self.state.services)
+        if self.spec.load:
+            self._start_load()
+            sources.append(self.load.source())
+        self.sampler = Sampler(sources, self.timeline, self.spec.sample_interval).start()
+        phases = self.spec.phases
+        self._phase("warmup", phases.warmup)
+        self._phase("baseline", phases.baseline)
+        self._check_hypothesis()
+        self._phase("fault", phases.fault)
+        self._remove_faults(time.time())
+        self._phase("recovery", phases.recovery)
+
+    def _start_load(self) -> None:
+        load = self.spec.load
+        target = self.state.services[load.target]
+        self.load = LoadRunner(self.exp.path.parent / load.profile, f"http://127.0.0.1:{target.port}", load.users,
+                               load.spawn_rate, self.spec.phases.total() + 5, self.run_dir / "load", load.workers,
+                               load.environment)
+        self.load.start()
+        self.say(f"load: {load.users} users against {load.target}" + (f", {load.workers} workers" if load.workers else ""))
+
+    def _phase(self, name: str, seconds: float) -> None:
+        t0 = time.time()
+        self.timeline.mark(t0, "phase", name=name)
+        self.journal.event("phase", name=name)
+        if seconds > 0:
+            self.say(f"phase {name} ({seconds:g}s)")
+        end = t0 + seconds
+        while (now := time.time()) < end:
+            self._tick(name, now, t0, end)
+            time.sleep(max(0.0, min(TICK_S, end - time.time())))
+        self.result.phases[name] = (t0, time.time())
+
+    def _tick(self, phase: str, now: float, t0: float, end: float) -> None:
+        if phase == "fault":
+            for spec, record in zip(self.spec.faults, self.faults):
+                if record.injected_at is None and now >= t0 + spec.start:
+                    self._inject(spec, record)
+                elif (record.removed_at is None and record.injected_at is not None and spec.duration is not None
+                      and now >= t0 + spec.start + spec.duration):
+                    self._remove(record)
+        if phase != "warmup" and now - self._last_stop_check >= 1.0:
+            self._last_stop_check = now
+            self._check_stop_conditions(now)
+        if self.load and not self.load.alive():
+            raise ChaosgateError(f"locust exited early:\n{self.load.log_tail()}")
+        if now - self._last_progress >= PROGRESS_EVERY_S:
+            self._last_progress = now
+            active = [f.type for f in self.faults if f.injected_at and not f.removed_at]
+            self.say(f"{phase}: {end - now:.0f}s left; faults active: {', '.join(active) or 'none'}")
+
+    # --- faults -----------------------------------------------------------------------------
+    def _inject(self, spec, record: FaultRecord) -> None:
+        ctx = FaultContext(self.run_id, self.exp.stack, self.state, self.journal, self.spec.allow_hosts)
+        record.injected_at = time.time()
+        record.journal_ids = spec.inject(ctx)
+        self.timeline.mark(record.injected_at, "fault_injected", type=spec.type, targets=record.targets)
+        self.say(f"injected {spec.type} on {', '.join(record.targets)}")
+
+    def _remove(self, record: FaultRecord) -> None:
+        rollback_journal(self.journal, only=set(record.journal_ids))
+        record.removed_at = time.time()
+        self.timeline.mark(record.removed_at, "fault_removed", type=record.type, targets=record.targets)
+        self.say(f"removed {record.type}")
+
+    def _remove_faults(self, now: float) -> None:
+        for record in self.faults:
+            if record.injected_at is not None and record.removed_at is None:
+                self._remove(record)
+
+    # --- hypothesis and stop conditions ------------------------------------------------------
+    def _sli(self, ref: str, t0: float, t1: float) -> SLIValue:
+        surface_name, _, sli_name = ref.partition(".")
+        surface = self.exp.surfaces[surface_name]
+        sli = surface.slis[sli_name]
+        return evaluate(self.timeline, sli, sli.source or surface.services[0], t0, t1)
+
+    def _check_hypothesis(self) -> None:
+        t0, t1 = self.result.phases["baseline"]
+        if self.sampler:
+            self.sampler.sample_once()  # the baseline's last moment is in the timeline
+            t1 = time.time()
+        failed = []
+        for check in self.spec.steady_state:
+            v = self._sli(check.sli, t0, t1)
+            ok = v.value is not None and (check.min is None or v.value >= check.min) and (
+                check.max is None or v.value <= check.max)
+            self.result.steady_state.append(CheckResult(sli=check.sli, value=v.value, min=check.min, max=check.max,
+                                                        passed=ok, note=v.missing))
+            if not ok:
+                failed.append(f"{check.sli}={'no data' if v.value is None else f'{v.value:.4g}'}")
+        if failed:
+            raise Stop("inconclusive", "steady state did not hold in the baseline: " + ", ".join(failed))
+
+    def _check_stop_conditions(self, now: float) -> None:
+        for cond in self.spec.stop_conditions:
+            v = self._sli(cond.sli, now - cond.for_, now)
+            if v.value is None:
+                continue
+            if (cond.below is not None and v.value < cond.below) or (cond.above is not None and v.value > cond.above):
+                bound = f"below {cond.below}" if cond.below is not None else f"above {cond.above}"
+                self.timeline.mark(now, "stop_condition", sli=cond.sli, value=v.value)
+                raise Stop("aborted", f"stop condition: {cond.sli} = {v.value:.4g}, {bound} over {cond.for_:g}s")
+
+    # --- deadline -----------------------------------------------------------------------------
+    def _arm_deadline(self):
+        """SIGALRM at the deadline raises Stop in the main thread, even inside a blocked call."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def expired(_signum: int, _frame: object) -> None:
+            raise Stop("aborted", f"deadline of {self.spec.deadline:g}s reached")
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, self.spec.deadline)
+        return previous
+
+    # --- the end, on every path ---------------------------------------------------------------
+    def _finish(self, previous_alarm) -> None:
+        if previous_alarm is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous_alarm)
+        deferred = _defer_signals()
+        try:
+            self._cleanup()
+        finally:
+            _restore_signals(deferred)
+
+    def _cleanup(self) -> None:
+        now = time.time()
+        failures = rollback_journal(self.journal)
+        for record in self.faults:
+            if record.injected_at is not None and record.removed_at is None:
+                record.removed_at = now
+        leftovers = verify_gone(self.journal) if self.state else []
+        self.result.rollback = {"entries": len(self.journal.entries()), "failures": failures,
+                                "outstanding": [e.fault for e in self.journal.outstanding()], "leftovers": leftovers}
+        if self.load:
+            self.load.stop()
+            self.result.load = self.load.totals()
+        if self.sampler:
+            self.sampler.stop()
+        self._compute_slis()
+        if self.state is not None:
+            backends.get(self.spec.backend, say=self.say).down(self.state)
+        self.result.ended_at = time.time()
+        self.journal.event("run_end", status=self.result.status, reason=self.result.reason)
+        (self.run_dir / RESULT_FILE).write_text(self.result.model_dump_json(indent=2))
+        if failures or leftovers:
+            self.result.status = "failed"
+            self.result.reason = f"rollback incomplete: {failures + leftovers}"
+            (self.run_dir / RESULT_FILE).write_text(self.result.model_dump_json(indent=2))
+
+    def _compute_slis(self) -> None:
+        from chaos.blast import blast_radius
+
+        for surface_name, surface in self.exp.surfaces.items():
+            for sli_name, sli in surface.slis.items():
+                per_phase = {}
+                for phase, (t0, t1) in self.result.phases.items():
+                    if phase == "warmup":
+                        continue
+                    v = evaluate(self.timeline, sli, sli.source or surface.services[0], t0, t1)
+                    per_phase[phase] = v
+                    if v.value is None:
+                        self.result.missing.append(f"{surface_name}.{sli_name} ({phase}): {v.missing}")
+                self.result.slis.setdefault(surface_name, {})[sli_name] = per_phase
+        if "fault" in self.result.phases and self.result.status in ("completed", "aborted"):
+            self.result.blast_radius = blast_radius(self.exp, self.result, self.timeline).model_dump()
+
+
+def _defer_signals() -> dict:
+    """While rolling back, SIGINT and SIGTERM are noted, not obeyed: rollback must finish."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signals(previous: dict) -> None:
+    for s, handler in previous.items():
+        signal.signal(s, handler)

@@ -1,0 +1,105 @@
+"""What every fault is: a typed spec that resolves its targets, and injects through the journal."""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chaos.backends.state import StackState
+from chaos.components.toxiproxy import ToxiproxyClient
+from chaos.durations import Duration
+from chaos.journal import Journal
+from chaos.stack import Stack
+
+
+class FaultError(Exception):
+    """A fault's targets cannot be resolved; the message is shown at the fault's line."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class Fault(BaseModel):
+    """Fields every fault has; a fault family adds its own and a `type` literal."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    start: Duration = Field(0.0, description="offset into the fault phase")
+    duration: Duration | None = Field(None, description="how long it stays; default the rest of the fault phase")
+    component: list[str] | None = Field(
+        None, description="services that stand for the faulted component in the blast radius "
+                          "(default: what the fault touches; a release swap names the released component)")
+
+    family: ClassVar[str] = ""
+
+    def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
+        """The targets this fault will touch in `stack`; FaultError when there are none."""
+        raise NotImplementedError
+
+    def inject(self, ctx: "FaultContext") -> list[int]:
+        """Inject on every target; journal ids of what was recorded."""
+        raise NotImplementedError
+
+
+@dataclass
+class FaultContext:
+    """What a fault needs at injection time: the started stack and the run's journal."""
+
+    run_id: str
+    stack: Stack
+    state: StackState
+    journal: Journal
+    allow_hosts: list[str] = field(default_factory=list)
+
+    @property
+    def toxiproxy(self) -> ToxiproxyClient:
+        return ToxiproxyClient(self.state.toxiproxy_url or "")
+
+    def apply(self, fault: Fault, target: str, undo: dict[str, Any], act: Callable[[], None]) -> int:
+        """Record `undo` durably, then `act`; if acting fails, undo at once and re-raise."""
+        from chaos.faults import rollback_undo
+
+        entry = self.journal.intend(fault.type, target, undo)
+        try:
+            act()
+        except BaseException:
+            try:
+                rollback_undo(undo)
+                self.journal.mark(entry, "rolled_back", "injection failed")
+            except Exception as exc:  # noqa: BLE001 - the original error matters more; the entry stays outstanding
+                self.journal.mark(entry, "rollback_failed", str(exc))
+            raise
+        self.journal.mark(entry, "injected")
+        return entry
+
+
+def match_links(stack: Stack, pattern: str) -> list[str]:
+    """Link names matching a pattern ('run-pool -> broker', '*-pool->telemetry-collector')."""
+    wanted = pattern.replace(" ", "")
+    names = [stack.link_name(service, link) for service, link in stack.links()]
+    return [n for n in names if fnmatch.fnmatchcase(n, wanted)]
+
+
+def service_named(stack: Stack, name: str) -> str:
+    """`name` if the stack has that service, else a FaultError listing the services."""
+    if name not in stack.services:
+        raise FaultError(f"no service {name!r} in the stack (services: {', '.join(stack.services)})", "service")
+    return name
+
+
+def check_host(url: str, allow_hosts: list[str], field_name: str) -> None:
+    """Refuse a URL outside loopback unless the experiment names its host in allow_hosts."""
+    host = urlsplit(url).hostname or ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and host not in allow_hosts:
+        raise FaultError(f"refused: {host!r} is not part of the stack chaosgate started; "
+                         f"name it in allow_hosts to allow it", field_name)

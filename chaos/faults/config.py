@@ -1,0 +1,59 @@
+"""Configuration swaps: restart services with changed variables (how a release is deployed),
+and restart them with the original ones on rollback (how it is rolled back)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from chaos.backends.state import StackState
+from chaos.faults import register, register_check, register_undo
+from chaos.faults.base import Fault, FaultContext, FaultError, service_named
+from chaos.stack import Stack
+
+
+@register("config.swap")
+class Swap(Fault):
+    """Restart `services` with `set` applied to their environment, e.g. a candidate release."""
+
+    type: Literal["config.swap"]
+    services: list[str] = Field(min_length=1)
+    set: dict[str, str] = Field(min_length=1, description="environment variables to change")
+
+    def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
+        for name in self.services:
+            service_named(stack, name)
+            if not stack.services[name].x_chaosgate.local:
+                raise FaultError(f"service {name!r} is not a local process; only those can be reconfigured", "services")
+        return list(self.services)
+
+    def inject(self, ctx: FaultContext) -> list[int]:
+        from chaos.backends.local import respawn
+
+        ids = []
+        for name in self.services:
+            original = dict(ctx.state.services[name].env or {})
+            undo = {"kind": "config.restore", "run_dir": ctx.state.run_dir, "service": name, "env": original}
+            changed = {**original, **self.set}
+            ids.append(ctx.apply(self, name, undo, lambda n=name, e=changed: respawn(Path(ctx.state.run_dir), n, e)))
+            ctx.state.services[name] = StackState.load(ctx.state.run_dir).services[name]
+        return ids
+
+
+@register_undo("config.restore")
+def _restore(undo: dict) -> None:
+    from chaos.backends.local import respawn
+
+    state = StackState.load(undo["run_dir"])
+    if state.status in ("up", "starting") and state.services[undo["service"]].env != undo["env"]:
+        respawn(Path(undo["run_dir"]), undo["service"], undo["env"])
+
+
+@register_check("config.restore")
+def _restored(undo: dict) -> str | None:
+    state = StackState.load(undo["run_dir"])
+    if state.status in ("up", "starting") and state.services[undo["service"]].env != undo["env"]:
+        return f"{undo['service']} still runs the swapped configuration"
+    return None

@@ -1,0 +1,156 @@
+"""Network faults on a link, through toxiproxy: the seven toxics, and `down` (proxy disabled)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from chaos.components.toxiproxy import Toxic, ToxiproxyClient
+from chaos.faults import register, register_check, register_undo
+from chaos.faults.base import Fault, FaultContext, FaultError, match_links
+from chaos.stack import Stack
+
+
+class _LinkFault(Fault):
+    link: str = Field(description="link name or pattern, e.g. 'run-pool -> telemetry-collector', '*->broker'")
+
+    def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
+        found = match_links(stack, self.link)
+        if not found:
+            known = ", ".join(stack.link_name(s, link) for s, link in stack.links()) or "none"
+            raise FaultError(f"no link matches {self.link!r} (links: {known})", "link")
+        return found
+
+
+class _ToxicFault(_LinkFault):
+    stream: Literal["downstream", "upstream"] = "downstream"
+    toxicity: float = Field(1.0, ge=0.0, le=1.0, description="share of connections affected (drawn per connection)")
+    toxic_type: ClassVar[str] = ""
+
+    def attributes(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def inject(self, ctx: FaultContext) -> list[int]:
+        client = ctx.toxiproxy
+        ids = []
+        for proxy in self.resolve(ctx.stack, ctx.allow_hosts):
+            name = f"chaosgate-{ctx.run_id}-{self.toxic_type}-{uuid.uuid4().hex[:8]}"
+            toxic = Toxic(name=name, type=self.toxic_type, stream=self.stream, toxicity=self.toxicity,
+                          attributes=self.attributes())
+            undo = {"kind": "toxiproxy.remove_toxic", "url": client.url, "proxy": proxy, "toxic": name}
+            ids.append(ctx.apply(self, proxy, undo, lambda p=proxy, t=toxic: client.add_toxic(p, t)))
+        return ids
+
+
+@register("network.latency")
+class Latency(_ToxicFault):
+    type: Literal["network.latency"]
+    toxic_type: ClassVar[str] = "latency"
+    latency_ms: int = Field(ge=0)
+    jitter_ms: int = Field(0, ge=0)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"latency": self.latency_ms, "jitter": self.jitter_ms}
+
+
+@register("network.timeout")
+class Timeout(_ToxicFault):
+    """Stops data; closes after timeout_ms, or with 0 holds the connection open: a hanging dependency."""
+
+    type: Literal["network.timeout"]
+    toxic_type: ClassVar[str] = "timeout"
+    timeout_ms: int = Field(0, ge=0)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"timeout": self.timeout_ms}
+
+
+@register("network.bandwidth")
+class Bandwidth(_ToxicFault):
+    type: Literal["network.bandwidth"]
+    toxic_type: ClassVar[str] = "bandwidth"
+    rate_kbps: int = Field(ge=0, description="KB per second")
+
+    def attributes(self) -> dict[str, Any]:
+        return {"rate": self.rate_kbps}
+
+
+@register("network.slow_close")
+class SlowClose(_ToxicFault):
+    type: Literal["network.slow_close"]
+    toxic_type: ClassVar[str] = "slow_close"
+    delay_ms: int = Field(ge=0)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"delay": self.delay_ms}
+
+
+@register("network.reset_peer")
+class ResetPeer(_ToxicFault):
+    type: Literal["network.reset_peer"]
+    toxic_type: ClassVar[str] = "reset_peer"
+    timeout_ms: int = Field(0, ge=0)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"timeout": self.timeout_ms}
+
+
+@register("network.slicer")
+class Slicer(_ToxicFault):
+    type: Literal["network.slicer"]
+    toxic_type: ClassVar[str] = "slicer"
+    average_size: int = Field(ge=1)
+    size_variation: int = Field(0, ge=0)
+    delay_us: int = Field(0, ge=0, description="microseconds between slices")
+
+    def attributes(self) -> dict[str, Any]:
+        return {"average_size": self.average_size, "size_variation": self.size_variation, "delay": self.delay_us}
+
+
+@register("network.limit_data")
+class LimitData(_ToxicFault):
+    type: Literal["network.limit_data"]
+    toxic_type: ClassVar[str] = "limit_data"
+    bytes: int = Field(ge=0)
+
+    def attributes(self) -> dict[str, Any]:
+        return {"bytes": self.bytes}
+
+
+@register("network.down")
+class Down(_LinkFault):
+    """The link refuses connections (toxiproxy's proxy disabled; existing ones are closed)."""
+
+    type: Literal["network.down"]
+
+    def inject(self, ctx: FaultContext) -> list[int]:
+        client = ctx.toxiproxy
+        return [ctx.apply(self, proxy, {"kind": "toxiproxy.enable", "url": client.url, "proxy": proxy},
+                          lambda p=proxy: client.set_enabled(p, False))
+                for proxy in self.resolve(ctx.stack, ctx.allow_hosts)]
+
+
+@register_undo("toxiproxy.remove_toxic")
+def _remove_toxic(undo: dict) -> None:
+    ToxiproxyClient(undo["url"]).remove_toxic(undo["proxy"], undo["toxic"])
+
+
+@register_undo("toxiproxy.enable")
+def _enable(undo: dict) -> None:
+    ToxiproxyClient(undo["url"]).set_enabled(undo["proxy"], True)
+
+
+@register_check("toxiproxy.remove_toxic")
+def _toxic_gone(undo: dict) -> str | None:
+    proxy = ToxiproxyClient(undo["url"]).proxies().get(undo["proxy"])
+    if proxy and any(t.name == undo["toxic"] for t in proxy.toxics):
+        return f"toxic {undo['toxic']} still on {undo['proxy']}"
+    return None
+
+
+@register_check("toxiproxy.enable")
+def _enabled(undo: dict) -> str | None:
+    proxy = ToxiproxyClient(undo["url"]).proxies().get(undo["proxy"])
+    return f"proxy {undo['proxy']} still disabled" if proxy and not proxy.enabled else None

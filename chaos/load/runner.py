@@ -1,0 +1,112 @@
+"""Start locust headless (optionally as master plus N workers) and read its per-second stats."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+from chaos.metrics.sources import Source, SourceError
+from chaos.metrics.timeline import Sample
+from chaos.ports import free_port
+from chaos.procs import ProcessRecord, is_alive, spawn, stop_group, tail
+
+#: Seconds locust gets to write its final stats after SIGTERM.
+STOP_GRACE_S = 15.0
+LOAD_SOURCE = "load"
+
+
+class LoadRunner:
+    """One locust run: the processes, where they write, and how to stop them."""
+
+    def __init__(self, profile: Path, host: str, users: int, spawn_rate: float, run_time_s: float,
+                 out_dir: Path, workers: int = 0, environment: dict[str, str] | None = None):
+        self.profile, self.host, self.users, self.spawn_rate = profile, host, users, spawn_rate
+        self.run_time_s, self.workers = run_time_s, workers
+        self.out_dir = out_dir
+        self.env = {**os.environ, **(environment or {}), "PYTHONUNBUFFERED": "1"}
+        self.processes: list[ProcessRecord] = []
+
+    @property
+    def csv_prefix(self) -> Path:
+        return self.out_dir / "locust"
+
+    @property
+    def json_file(self) -> Path:
+        return self.out_dir / "locust.json"
+
+    def start(self) -> list[ProcessRecord]:
+        """Start locust; it also stops by itself after run_time_s (a bound, not the normal stop)."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        base = [sys.executable, "-m", "locust", "-f", str(self.profile), "--host", self.host]
+        common = ["--headless", "-u", str(self.users), "-r", str(self.spawn_rate), "-t", f"{int(self.run_time_s) + 1}s",
+                  "--csv", str(self.csv_prefix), "--csv-full-history", "--json-file", str(self.json_file),
+                  "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2"]
+        if self.workers:
+            port = free_port()
+            master = base + common + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                                      "--expect-workers", str(self.workers), "--expect-workers-max-wait", "30"]
+            self.processes.append(spawn("locust-master", master, self.env, self.out_dir / "master.log"))
+            for i in range(self.workers):
+                worker = base + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+                                 "--loglevel", "WARNING"]
+                self.processes.append(spawn(f"locust-worker-{i}", worker, self.env, self.out_dir / f"worker-{i}.log"))
+        else:
+            self.processes.append(spawn("locust", base + common, self.env, self.out_dir / "locust.log"))
+        return self.processes
+
+    def alive(self) -> bool:
+        """True while the (master) locust process runs."""
+        return bool(self.processes) and is_alive(self.processes[0])
+
+    def stop(self) -> None:
+        """SIGTERM every locust process (master first, so it collects the workers' stats)."""
+        for record in self.processes:
+            stop_group(record, STOP_GRACE_S)
+
+    def totals(self) -> dict:
+        """Final totals from locust's JSON file (the CSV can lag a second behind)."""
+        try:
+            stats = json.loads(self.json_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        requests = sum(s.get("num_requests", 0) for s in stats)
+        failures = sum(s.get("num_failures", 0) for s in stats)
+        return {"requests": requests, "failures": failures,
+                "by_name": {s["name"]: {"requests": s.get("num_requests", 0), "failures": s.get("num_failures", 0)}
+                            for s in stats}}
+
+    def log_tail(self) -> str:
+        return tail(self.processes[0].log) if self.processes else ""
+
+    def source(self) -> Source:
+        """A timeline source reading the newest per-second row of each request name."""
+        history = Path(f"{self.csv_prefix}_stats_history.csv")
+
+        def read(t: float) -> list[Sample]:
+            try:
+                with open(history, newline="") as f:
+                    rows = list(csv.DictReader(f))
+            except OSError:
+                raise SourceError("locust has written no statistics yet") from None
+            latest: dict[str, dict] = {}
+            for row in rows:
+                latest[row["Name"]] = row
+            out = []
+            for name, row in latest.items():
+                labels = {"name": name}
+                out.append(Sample(t=t, source=LOAD_SOURCE, name="locust_requests_total", labels=labels,
+                                  value=float(row["Total Request Count"] or 0)))
+                out.append(Sample(t=t, source=LOAD_SOURCE, name="locust_failures_total", labels=labels,
+                                  value=float(row["Total Failure Count"] or 0)))
+                p95 = row.get("95%", "N/A")
+                if p95 not in ("N/A", ""):
+                    out.append(Sample(t=t, source=LOAD_SOURCE, name="locust_response_p95_ms", labels=labels,
+                                      value=float(p95)))
+                out.append(Sample(t=t, source=LOAD_SOURCE, name="locust_users", labels=labels,
+                                  value=float(row["User Count"] or 0)))
+            return out
+
+        return Source(LOAD_SOURCE, read)

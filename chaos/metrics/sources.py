@@ -1,0 +1,144 @@
+"""Metric sources, registered by kind; each read is bounded and a failed read is missing data.
+
+    prometheus   a service's Prometheus text endpoint (parsed with prometheus_client)
+    rabbitmq     RabbitMQ's management API: connections, channels, queue depths, the limit
+    process      CPU and memory of a local service's whole process group (psutil)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable
+
+import psutil
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from chaos.backends.state import ServiceState
+from chaos.components.rabbitmq import MANAGEMENT_PORT, ManagementClient
+from chaos.errors import InfraError
+from chaos.metrics.timeline import Sample
+
+#: Seconds one read of one source may take.
+READ_TIMEOUT_S = 2.0
+
+
+class SourceError(Exception):
+    """A source could not be read this time."""
+
+
+class Source:
+    """Something that yields samples when read."""
+
+    def __init__(self, name: str, read: Callable[[float], list[Sample]]):
+        self.name, self._read = name, read
+
+    def read(self, t: float) -> list[Sample]:
+        """Samples stamped `t`; SourceError when unreadable."""
+        return self._read(t)
+
+
+_KINDS: dict[str, Callable[[str, ServiceState], Source | None]] = {}
+
+
+def register(kind: str):
+    """Decorator: a factory (service name, its state) -> Source, or None when not applicable."""
+
+    def add(factory):
+        _KINDS[kind] = factory
+        return factory
+
+    return add
+
+
+def sources_for(services: dict[str, ServiceState]) -> list[Source]:
+    """Every applicable source of every service."""
+    found = []
+    for name, svc in services.items():
+        for factory in _KINDS.values():
+            src = factory(name, svc)
+            if src is not None:
+                found.append(src)
+    return found
+
+
+@register("prometheus")
+def prometheus(name: str, svc: ServiceState) -> Source | None:
+    if svc.kind == "rabbitmq" or not svc.health_url or not svc.port:
+        return None
+    url = f"http://127.0.0.1:{svc.port}/metrics"
+    http = requests.Session()
+
+    def read(t: float) -> list[Sample]:
+        try:
+            resp = http.get(url, timeout=READ_TIMEOUT_S)
+            resp.raise_for_status()
+        except requests.RequestException as exc:
+            raise SourceError(f"{url}: {exc.__class__.__name__}") from None
+        out = []
+        for family in text_string_to_metric_families(resp.text):
+            for s in family.samples:
+                if not s.name.endswith("_created"):
+                    out.append(Sample(t=t, source=name, name=s.name, labels=dict(s.labels), value=s.value))
+        return out
+
+    return Source(name, read)
+
+
+@register("rabbitmq")
+def rabbitmq(name: str, svc: ServiceState) -> Source | None:
+    if svc.kind != "rabbitmq":
+        return None
+    client = ManagementClient(f"http://127.0.0.1:{svc.ports[MANAGEMENT_PORT]}", timeout_s=READ_TIMEOUT_S)
+    source = f"{name}:rabbitmq"
+
+    def read(t: float) -> list[Sample]:
+        try:
+            overview = client.overview()
+            limit = client.connection_limit()
+            queues = client._call("GET", "/api/queues?columns=name,messages")  # noqa: SLF001
+        except InfraError as exc:
+            raise SourceError(str(exc)) from None
+        totals = overview.get("object_totals", {})
+        out = [Sample(t=t, source=source, name=f"rabbitmq_{k}", labels={}, value=float(totals.get(k, 0)))
+               for k in ("connections", "channels", "queues", "consumers")]
+        if limit is not None:
+            out.append(Sample(t=t, source=source, name="rabbitmq_connection_limit", labels={}, value=float(limit)))
+        for q in queues or []:
+            out.append(Sample(t=t, source=source, name="rabbitmq_queue_messages", labels={"queue": q["name"]},
+                              value=float(q.get("messages") or 0)))
+        return out
+
+    return Source(source, read)
+
+
+@register("process")
+def process(name: str, svc: ServiceState) -> Source | None:
+    if svc.process is None:
+        return None
+    pgid = svc.process.pid
+    source = f"{name}:process"
+    procs: dict[int, psutil.Process] = {}
+
+    def read(t: float) -> list[Sample]:
+        cpu = rss = 0.0
+        alive = 0
+        for p in psutil.process_iter(["pid"]):
+            try:
+                if os.getpgid(p.pid) != pgid:
+                    continue
+                proc = procs.setdefault(p.pid, p)
+                times = proc.cpu_times()
+                cpu += times.user + times.system
+                rss += proc.memory_info().rss
+                alive += 1
+            except (psutil.NoSuchProcess, ProcessLookupError, PermissionError):
+                continue
+        if not alive:
+            raise SourceError(f"no process left in group {pgid}")
+        return [Sample(t=t, source=source, name="process_cpu_seconds_total", labels={}, value=cpu),
+                Sample(t=t, source=source, name="process_resident_memory_bytes", labels={}, value=rss),
+                Sample(t=t, source=source, name="process_count", labels={}, value=float(alive))]
+
+    return Source(source, read)

@@ -1,0 +1,124 @@
+"""Rolling back what a journal says may still be injected — in the run, or after a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import psutil
+
+from chaos import backends
+from chaos.backends.state import STATE_FILE, StackState
+from chaos.errors import InfraError
+from chaos.faults import rollback_undo, still_in_place
+from chaos.journal import JOURNAL_FILE, Journal
+
+
+def rollback_journal(journal: Journal, only: set[int] | None = None) -> list[str]:
+    """Undo outstanding entries, newest first; descriptions of those that could not be undone."""
+    failures = []
+    for entry in reversed(journal.outstanding()):
+        if only is not None and entry.id not in only:
+            continue
+        try:
+            rollback_undo(entry.undo)
+            journal.mark(entry.id, "rolled_back")
+        except InfraError as exc:
+            journal.mark(entry.id, "rollback_failed", str(exc))
+            failures.append(f"{entry.fault} on {entry.target}: {exc}")
+    return failures
+
+
+def verify_gone(journal: Journal) -> list[str]:
+    """Re-read each component: what of this run's faults is still in place (ideally nothing)."""
+    leftovers = []
+    for entry in journal.entries():
+        try:
+            what = still_in_place(entry.undo)
+        except InfraError as exc:
+            what = f"cannot verify: {exc}"
+        if what:
+            leftovers.append(f"{entry.fault}: {what}")
+    return leftovers
+
+
+def reconcile_run(run_dir: Path, say: Callable[[str], None]) -> list[str]:
+    """Roll back a run directory's outstanding faults, then stop its stack if it still runs."""
+    done = []
+    state = StackState.load(run_dir) if (run_dir / STATE_FILE).exists() else None
+    stack_alive = state is not None and state.status in ("starting", "up", "stopping")
+    if (run_dir / JOURNAL_FILE).exists():
+        journal = Journal(run_dir)
+        try:
+            for entry in reversed(journal.outstanding()):
+                try:
+                    rollback_undo(entry.undo)
+                    journal.mark(entry.id, "rolled_back", "reconciled")
+                    done.append(f"rolled back {entry.fault} on {entry.target}")
+                except InfraError as exc:
+                    if not stack_alive:
+                        # The stack is gone, and the fault lived in it: nothing is left to undo.
+                        journal.mark(entry.id, "rolled_back", f"stack gone: {exc}")
+                        done.append(f"{entry.fault} on {entry.target}: gone with its stack")
+                    else:
+                        journal.mark(entry.id, "rollback_failed", str(exc))
+                        done.append(f"FAILED to roll back {entry.fault} on {entry.target}: {exc}")
+            if done:
+                journal.event("reconciled", actions=done)
+        finally:
+            journal.close()
+    if stack_alive:
+        backends.get(state.backend, say=say).down(state)
+        done.append(f"stopped leftover stack {state.name!r}")
+    for line in done:
+        say(f"reconcile {run_dir.name}: {line}")
+    return done
+
+
+OWNER_FILE = "owner.json"
+
+
+def claim(run_dir: Path) -> None:
+    """Mark this process as the run directory's owner, so concurrent commands leave it alone."""
+    me = psutil.Process()
+    (run_dir / OWNER_FILE).write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
+
+
+def owned_by_live_process(run_dir: Path) -> bool:
+    """True when the process that owns the run directory still runs (then it is not a leftover)."""
+    try:
+        owner = json.loads((run_dir / OWNER_FILE).read_text())
+        proc = psutil.Process(owner["pid"])
+        return abs(proc.create_time() - owner["create_time"]) < 0.01 and proc.pid != os.getpid()
+    except (OSError, ValueError, KeyError, psutil.NoSuchProcess):
+        return False
+
+
+def needs_reconcile(run_dir: Path) -> bool:
+    """True when a run directory has outstanding faults or a stack still marked running."""
+    if owned_by_live_process(run_dir):
+        return False
+    if (run_dir / STATE_FILE).exists():
+        try:
+            if StackState.load(run_dir).status in ("starting", "up", "stopping"):
+                return True
+        except Exception:  # noqa: BLE001 - an unreadable state file is not ours to judge here
+            pass
+    if (run_dir / JOURNAL_FILE).exists():
+        journal = Journal(run_dir)
+        try:
+            return bool(journal.outstanding())
+        finally:
+            journal.close()
+    return False
+
+
+def reconcile_all(out_dir: Path, say: Callable[[str], None]) -> list[str]:
+    """Reconcile every run directory under out_dir/runs that needs it."""
+    done = []
+    for run_dir in sorted((out_dir / "runs").glob("*")):
+        if run_dir.is_dir() and needs_reconcile(run_dir):
+            done += reconcile_run(run_dir, say)
+    return done
