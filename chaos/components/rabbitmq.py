@@ -39,6 +39,8 @@ def start_node(workdir: Path, amqp_port: int, management_port: int) -> ProcessRe
         "management.tcp.ip = 127.0.0.1\n"
         f"management.tcp.port = {management_port}\n"
         "loopback_users = none\n"
+        # The management API's lists refresh at this interval; chaosgate samples at 1 Hz.
+        "collect_statistics_interval = 1000\n"
     )
     (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
     for path in [base, *base.rglob("*")]:

@@ -8,6 +8,7 @@ import urllib.request
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like real services: a hang then really hangs
     def do_GET(self):
         if self.path == "/healthz":
             if os.environ.get("NEVER_HEALTHY"):

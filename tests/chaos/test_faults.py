@@ -1,0 +1,205 @@
+"""Each fault type takes effect on real components, and is gone after rollback."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pika
+import pika.exceptions
+import pytest
+import requests
+
+from chaos.backends.local import LocalBackend
+from chaos.backends.state import StackState
+from chaos.components.rabbitmq import ManagementClient
+from chaos.components.toxiproxy import ToxiproxyClient
+from chaos.experiment import FaultSpec
+from chaos.faults import FaultContext
+from chaos.journal import Journal
+from chaos.reconcile import rollback_journal, verify_gone
+from chaos.stack import load_stack
+from pydantic import TypeAdapter
+from tests.conftest import STACKS
+from tests.runstack.helpers import wait_until
+
+MINI = STACKS / "mini" / "docker-compose.yml"
+parse_fault = TypeAdapter(FaultSpec).validate_python
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory) -> Iterator[tuple]:
+    stack = load_stack(MINI, use_environ=False)
+    backend = LocalBackend()
+    state = backend.up(stack, tmp_path_factory.mktemp("mini-faults"))
+    try:
+        yield stack, state
+    finally:
+        backend.down(state)
+
+
+def inject(mini, tmp_path: Path, spec: dict) -> tuple[Journal, list[int]]:
+    stack, state = mini
+    journal = Journal(tmp_path)
+    fresh = StackState.load(state.run_dir)
+    ctx = FaultContext("test", stack, fresh, journal)
+    return journal, parse_fault(spec).inject(ctx)
+
+
+def undo_and_verify(journal: Journal) -> None:
+    assert rollback_journal(journal) == []
+    assert journal.outstanding() == []
+    assert verify_gone(journal) == []
+
+
+def echo_via_proxy(mini, timeout: float = 5.0) -> requests.Response:
+    _, state = mini
+    link = next(link for link in state.links if link.name == "front->echo")
+    return requests.get(f"http://127.0.0.1:{link.listen_port}/hello", timeout=timeout)
+
+
+def recovered(mini, within_s: float = 10.0) -> int:
+    """Status of the first request through the link that gets an answer, retrying for a while."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return echo_via_proxy(mini).status_code
+        except requests.exceptions.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def front(mini, path: str, timeout: float = 5.0) -> requests.Response:
+    _, state = mini
+    return requests.get(f"http://127.0.0.1:{StackState.load(state.run_dir).services['front'].port}{path}",
+                        timeout=timeout)
+
+
+def toxics(mini) -> dict[str, list]:
+    _, state = mini
+    return {n: p.toxics for n, p in ToxiproxyClient(state.toxiproxy_url).proxies().items()}
+
+
+def test_latency_is_measured_through_the_proxy(mini, tmp_path: Path) -> None:
+    journal, ids = inject(mini, tmp_path, {"type": "network.latency", "link": "front -> echo", "latency_ms": 400})
+    assert len(ids) == 1 and journal.entries()[0].state == "injected"
+    start = time.monotonic()
+    assert echo_via_proxy(mini).text == "hello from echo\n"
+    assert time.monotonic() - start >= 0.4
+    undo_and_verify(journal)
+    assert toxics(mini)["front->echo"] == []
+
+
+def test_timeout_zero_hangs_a_client_until_removed(mini, tmp_path: Path) -> None:
+    journal, _ = inject(mini, tmp_path, {"type": "network.timeout", "link": "front->echo", "timeout_ms": 0})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        echo_via_proxy(mini, timeout=2.0)
+    undo_and_verify(journal)
+    assert recovered(mini) == 200
+
+
+def test_down_refuses_then_recovers(mini, tmp_path: Path) -> None:
+    journal, _ = inject(mini, tmp_path, {"type": "network.down", "link": "front->echo"})
+    with pytest.raises(requests.exceptions.ConnectionError):
+        echo_via_proxy(mini, timeout=2.0)
+    assert front(mini, "/via-echo").status_code == 502, "the service behind the link sees its dependency gone"
+    undo_and_verify(journal)
+    assert front(mini, "/via-echo").status_code == 200
+
+
+def test_reset_peer_resets_connections(mini, tmp_path: Path) -> None:
+    journal, _ = inject(mini, tmp_path, {"type": "network.reset_peer", "link": "front->echo", "timeout_ms": 0})
+    with pytest.raises(requests.exceptions.ConnectionError):
+        echo_via_proxy(mini, timeout=2.0)
+    undo_and_verify(journal)
+
+
+def test_limit_data_truncates_the_answer(mini, tmp_path: Path) -> None:
+    journal, _ = inject(mini, tmp_path, {"type": "network.limit_data", "link": "front->echo", "bytes": 20})
+    _, state = mini
+    link = next(link for link in state.links if link.name == "front->echo")
+    with socket.create_connection(("127.0.0.1", link.listen_port), timeout=5) as s:
+        s.sendall(b"GET /hello HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    assert 0 < len(data) <= 20
+    undo_and_verify(journal)
+
+
+@pytest.mark.parametrize("spec,attribute", [
+    ({"type": "network.bandwidth", "link": "front->echo", "rate_kbps": 1}, ("rate", 1)),
+    ({"type": "network.slow_close", "link": "front->echo", "delay_ms": 300}, ("delay", 300)),
+    ({"type": "network.slicer", "link": "front->echo", "average_size": 2, "delay_us": 1000}, ("delay", 1000)),
+    ({"type": "network.latency", "link": "front->*", "latency_ms": 5, "stream": "upstream", "toxicity": 0.5},
+     ("latency", 5)),
+])
+def test_toxic_is_installed_as_declared_and_removed(mini, tmp_path: Path, spec: dict, attribute: tuple) -> None:
+    journal, ids = inject(mini, tmp_path, spec)
+    installed = [t for proxy in toxics(mini).values() for t in proxy]
+    assert len(installed) == len(ids) >= 1
+    assert all(t.attributes[attribute[0]] == attribute[1] for t in installed)
+    assert all(t.stream == spec.get("stream", "downstream") and t.toxicity == spec.get("toxicity", 1.0) for t in installed)
+    assert echo_via_proxy(mini, timeout=30).status_code == 200, "traffic still flows, shaped"
+    undo_and_verify(journal)
+    assert all(t == [] for t in toxics(mini).values())
+
+
+def _amqp(state: StackState) -> pika.BlockingConnection:
+    params = pika.ConnectionParameters(host="127.0.0.1", port=state.services["broker"].ports[5672],
+                                       socket_timeout=3, stack_timeout=6, connection_attempts=1)
+    return pika.BlockingConnection(params)
+
+
+def test_broker_limit_and_saturation_refuse_new_connections(mini, tmp_path: Path) -> None:
+    _, state = mini
+    mgmt = ManagementClient(f"http://127.0.0.1:{state.services['broker'].ports[15672]}")
+    before = mgmt.connection_limit()
+
+    def held() -> int:
+        return sum(c["client_properties"].get("connection_name", "").startswith("chaosgate-hold")
+                   for c in mgmt.connections())
+
+    journal, _ = inject(mini, tmp_path, {"type": "broker.connection_limit", "limit": 3})
+    assert mgmt.connection_limit() == 3
+    inject(mini, tmp_path, {"type": "broker.hold_connections", "count": 10})
+    # The management API lists connections a statistics interval late.
+    assert wait_until(lambda: held() == 3, 15), "held until the broker refused more"
+    with pytest.raises(pika.exceptions.ProbableAccessDeniedError):
+        _amqp(state)
+    undo_and_verify(journal)
+    assert mgmt.connection_limit() == before
+    assert wait_until(lambda: held() == 0, 15)
+    _amqp(state).close()
+
+
+def test_pause_stops_answers_until_resumed(mini, tmp_path: Path) -> None:
+    journal, _ = inject(mini, tmp_path, {"type": "process.pause", "service": "echo"})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        echo_via_proxy(mini, timeout=2.0)
+    undo_and_verify(journal)
+    assert recovered(mini) == 200
+
+
+def test_kill_then_rollback_restarts_the_service(mini, tmp_path: Path) -> None:
+    _, state = mini
+    old_pid = StackState.load(state.run_dir).services["echo"].process.pid
+    journal, _ = inject(mini, tmp_path, {"type": "process.kill", "service": "echo"})
+    time.sleep(0.5)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        echo_via_proxy(mini, timeout=2.0)
+    undo_and_verify(journal)
+    assert StackState.load(state.run_dir).services["echo"].process.pid != old_pid
+    assert recovered(mini) == 200
+
+
+def test_config_swap_restarts_with_new_environment_and_back(mini, tmp_path: Path) -> None:
+    _, state = mini
+    journal, _ = inject(mini, tmp_path, {"type": "config.swap", "services": ["echo"], "set": {"GREETING": "swapped"}})
+    assert StackState.load(state.run_dir).services["echo"].env["GREETING"] == "swapped"
+    assert echo_via_proxy(mini).status_code == 200
+    undo_and_verify(journal)
+    assert "GREETING" not in StackState.load(state.run_dir).services["echo"].env
