@@ -144,7 +144,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         run_dir = Path(args.run_dir)
         if not run_dir.is_dir():
             raise InputError(run_dir, "no such run directory")
-        done = reconcile_run(run_dir, say) if needs_reconcile(run_dir) else []
+        done = reconcile_run(run_dir, say, args.keep_stack) if needs_reconcile(run_dir) else []
     else:
         done = reconcile_all(Path(args.out), say)
     failed = [d for d in done if d.startswith("FAILED")]
@@ -196,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Undo faults that journals say may still be injected, and stop "
                                           "their stacks. Without RUN_DIR, every run under --out.")
     rollback.add_argument("run_dir", nargs="?", metavar="RUN_DIR")
+    rollback.add_argument("--keep-stack", action="store_true",
+                          help="undo faults but leave the run's stack running (with RUN_DIR)")
     rollback.add_argument("--out", default=DEFAULT_OUT, help="folder of run directories (default: %(default)s)")
     rollback.set_defaults(func=cmd_rollback)
     return parser

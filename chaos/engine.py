@@ -109,6 +109,7 @@ class Engine:
         self.journal, self.timeline = Journal(self.run_dir), Timeline(self.run_dir)
         self.journal.event("run_start", experiment=self.spec.name)
         previous_alarm = self._arm_deadline()
+        interrupted: BaseException | None = None
         try:
             self._execute()
             self.result.status = "completed"
@@ -120,10 +121,18 @@ class Engine:
             (self.run_dir / "engine-error.txt").write_text(traceback.format_exc())
             self.result.status, self.result.reason = "failed", f"internal error: {exc!r} (see engine-error.txt)"
         except BaseException as exc:  # Ctrl-C, SIGTERM: roll back, then let it propagate
+            interrupted = exc
             self.result.status, self.result.reason = "aborted", f"interrupted ({exc})"
-            self._finish(previous_alarm)
-            raise
-        self._finish(previous_alarm)
+        finally:
+            # Before anything else: no deadline and no signal may cut the rollback short.
+            deferred = _defer_signals()
+            _disarm_deadline(previous_alarm)
+            try:
+                self._cleanup()
+            finally:
+                _restore_signals(deferred)
+        if interrupted is not None:
+            raise interrupted
         return self.result
 
     def _execute(self) -> None:
@@ -250,16 +259,6 @@ class Engine:
         return previous
 
     # --- the end, on every path ---------------------------------------------------------------
-    def _finish(self, previous_alarm) -> None:
-        if previous_alarm is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous_alarm)
-        deferred = _defer_signals()
-        try:
-            self._cleanup()
-        finally:
-            _restore_signals(deferred)
-
     def _cleanup(self) -> None:
         now = time.time()
         failures = rollback_journal(self.journal)
@@ -301,6 +300,12 @@ class Engine:
                 self.result.slis.setdefault(surface_name, {})[sli_name] = per_phase
         if "fault" in self.result.phases and self.result.status in ("completed", "aborted"):
             self.result.blast_radius = blast_radius(self.exp, self.result, self.timeline).model_dump()
+
+
+def _disarm_deadline(previous) -> None:
+    if previous is not None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _defer_signals() -> dict:

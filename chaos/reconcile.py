@@ -44,8 +44,8 @@ def verify_gone(journal: Journal) -> list[str]:
     return leftovers
 
 
-def reconcile_run(run_dir: Path, say: Callable[[str], None]) -> list[str]:
-    """Roll back a run directory's outstanding faults, then stop its stack if it still runs."""
+def reconcile_run(run_dir: Path, say: Callable[[str], None], keep_stack: bool = False) -> list[str]:
+    """Roll back a run directory's outstanding faults, then (unless keep_stack) stop its stack."""
     done = []
     state = StackState.load(run_dir) if (run_dir / STATE_FILE).exists() else None
     stack_alive = state is not None and state.status in ("starting", "up", "stopping")
@@ -69,7 +69,7 @@ def reconcile_run(run_dir: Path, say: Callable[[str], None]) -> list[str]:
                 journal.event("reconciled", actions=done)
         finally:
             journal.close()
-    if stack_alive:
+    if stack_alive and not keep_stack:
         backends.get(state.backend, say=say).down(state)
         done.append(f"stopped leftover stack {state.name!r}")
     for line in done:

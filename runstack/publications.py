@@ -8,7 +8,7 @@ import requests
 from prometheus_client import Counter
 
 from runstack.config import config
-from runstack.web import App, Request
+from runstack.web import App, Request, post_json
 
 cfg = config()
 app = App("publications")
@@ -20,8 +20,8 @@ http = requests.Session()
 def publications(req: Request):
     wait = cfg.seconds(cfg.publications_wait_min)
     try:
-        resp = http.post(f"http://{os.environ['SHARED_POOL_ADDR']}/acquire", timeout=wait + 2,
-                         json={"kind": "publications", "hold_s": cfg.seconds(0.02), "wait_s": wait})
+        resp = post_json(http, f"http://{os.environ['SHARED_POOL_ADDR']}/acquire", timeout=wait + 2,
+                         body={"kind": "publications", "hold_s": cfg.seconds(0.02), "wait_s": wait})
         ok = resp.status_code == 200
     except requests.RequestException:
         ok = False

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from runstack.catalogue import catalogue
 from runstack.config import config
-from runstack.web import App, Request
+from runstack.web import RECONNECT_FOR_S, App, Request
 
 cfg = config()
 app = App("scheduler")
@@ -138,7 +138,8 @@ def cancel(req: Request):
 def launch_studio(req: Request):
     wait = cfg.seconds(cfg.studio_launch_timeout_min)
     try:
-        resp = http.post(f"http://{os.environ['STUDIO_ADDR']}/sessions", json=req.body, timeout=wait + CALL_TIMEOUT_S)
+        resp = http.post(f"http://{os.environ['STUDIO_ADDR']}/sessions", json=req.body,
+                         timeout=wait + RECONNECT_FOR_S + CALL_TIMEOUT_S)
         STUDIO.labels("launched" if resp.status_code == 201 else "failed").inc()
         return resp.status_code, resp.json()
     except (requests.RequestException, ValueError) as exc:

@@ -12,7 +12,7 @@ from prometheus_client import Counter, Gauge
 
 from runstack import amqp
 from runstack.config import config
-from runstack.web import App, Request
+from runstack.web import App, Request, post_json
 
 cfg = config()
 app = App("studio")
@@ -35,8 +35,8 @@ def launch(req: Request):
     wait = cfg.seconds(cfg.studio_launch_timeout_min)
     hold = cfg.seconds(cfg.studio_session_min)
     try:
-        resp = http.post(f"http://{os.environ['SHARED_POOL_ADDR']}/acquire", timeout=wait + 2,
-                         json={"kind": "studio", "hold_s": hold, "wait_s": wait})
+        resp = post_json(http, f"http://{os.environ['SHARED_POOL_ADDR']}/acquire", timeout=wait + 2,
+                         body={"kind": "studio", "hold_s": hold, "wait_s": wait})
         granted = resp.status_code == 200
     except requests.RequestException:
         granted = False

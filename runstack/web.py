@@ -108,3 +108,23 @@ class App:
         print(f"{self.name} listening on 127.0.0.1:{port}", flush=True)
         server.serve_forever(poll_interval=0.2)
         sys.exit(0)
+
+
+#: Seconds a client keeps retrying a peer that refuses connections (a restart or a deploy).
+RECONNECT_FOR_S = 3.0
+
+
+def post_json(http, url: str, body: Any, timeout: float, reconnect_for_s: float = RECONNECT_FOR_S):
+    """POST with a timeout; a refused connection is retried briefly (bounded), any answer is final."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + reconnect_for_s
+    while True:
+        try:
+            return http.post(url, json=body, timeout=timeout)
+        except requests.ConnectionError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)

@@ -1,0 +1,57 @@
+"""Check, against the real components, that a run left nothing behind."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import psutil
+import requests
+
+from chaos.backends.state import StackState
+from chaos.components.rabbitmq import ManagementClient
+from tests.conftest import group_pids, live
+from tests.runstack.helpers import wait_until
+
+
+def only_run_dir(out: Path) -> Path:
+    runs = sorted((out / "runs").glob("*"))
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def journal_states(run_dir: Path) -> list[str]:
+    with sqlite3.connect(run_dir / "journal.db") as db:
+        return [r[0] for r in db.execute("SELECT state FROM faults")]
+
+
+def stack_pids(run_dir: Path) -> list[int]:
+    state = StackState.load(run_dir)
+    pids = [s.process.pid for s in state.services.values() if s.process]
+    return pids + ([state.toxiproxy.pid] if state.toxiproxy else [])
+
+
+def assert_stack_clean_while_up(run_dir: Path) -> None:
+    """The stack still runs: no toxic, no disabled proxy, no held connection, no lowered limit, no paused process."""
+    state = StackState.load(run_dir)
+    proxies = requests.get(f"{state.toxiproxy_url}/proxies", timeout=5).json()
+    assert all(p["toxics"] == [] and p["enabled"] for p in proxies.values()), proxies
+    mgmt = ManagementClient(f"http://127.0.0.1:{state.services['broker'].ports[15672]}")
+    assert mgmt.connection_limit() is None
+    assert wait_until(lambda: not any(c["client_properties"].get("connection_name", "").startswith("chaosgate-hold")
+                                      for c in mgmt.connections()), 15)
+    for svc in state.services.values():
+        for pid in group_pids([svc.process.pid]):
+            assert psutil.Process(pid).status() != psutil.STATUS_STOPPED, f"{svc.name} still paused"
+
+
+def assert_nothing_left(run_dir: Path) -> None:
+    """The stack is gone: every process dead; the journal says every fault was rolled back."""
+    pids = stack_pids(run_dir)
+    assert live(pids) == [] and group_pids(pids) == []
+    assert all(s == "rolled_back" for s in journal_states(run_dir)), journal_states(run_dir)
+
+
+def result(run_dir: Path) -> dict:
+    return json.loads((run_dir / "result.json").read_text())

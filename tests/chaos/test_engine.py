@@ -1,0 +1,124 @@
+"""`chaosgate run` end to end on the mini stack: phases, faults, rollback, result, dry run,
+inconclusive baselines, stop conditions, the deadline, and reconciliation after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.chaos.engine_helpers import (assert_nothing_left, assert_stack_clean_while_up, journal_states,
+                                        only_run_dir, result)
+from tests.conftest import ROOT, STACKS, chaosgate
+
+EXPERIMENT = STACKS / "mini" / "experiment.yaml"
+
+
+def variant(tmp_path: Path, **replace: str) -> Path:
+    text = EXPERIMENT.read_text().replace("stack: docker-compose.yml", f"stack: {STACKS / 'mini' / 'docker-compose.yml'}")
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "experiment.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_run_injects_every_fault_rolls_back_and_writes_result(out: Path) -> None:
+    run = chaosgate("run", str(EXPERIMENT), "--out", str(out))
+    assert run.code == 0, run.err
+    run_dir = only_run_dir(out)
+    res = result(run_dir)
+    assert res["status"] == "completed"
+    assert [f["type"] for f in res["faults"]] == ["network.latency", "network.timeout", "network.down",
+                                                  "broker.connection_limit", "broker.hold_connections", "process.pause"]
+    assert all(f["injected_at"] and f["removed_at"] >= f["injected_at"] for f in res["faults"])
+    down = next(f for f in res["faults"] if f["type"] == "network.down")
+    assert 1.5 <= down["removed_at"] - down["injected_at"] <= 10, "down lasted its declared 2 s (not the phase)"
+    assert set(res["phases"]) == {"warmup", "baseline", "fault", "recovery"}
+    assert res["rollback"]["failures"] == [] and res["rollback"]["leftovers"] == []
+    held = res["slis"]["broker"]["connections"]
+    assert held["baseline"]["value"] == 0 and held["fault"]["value"] == 3, "the timeline saw the held connections"
+    assert_nothing_left(run_dir)
+    assert (run_dir / "logs" / "echo.log").exists() and (run_dir / "timeline.db").exists()
+    assert "mini-faults: completed" in run.out and "blast radius" in run.out
+
+
+def test_dry_run_prints_the_plan_and_touches_nothing(out: Path) -> None:
+    run = chaosgate("run", "--dry-run", str(EXPERIMENT), "--out", str(out))
+    assert run.code == 0, run.err
+    assert "0.5s..phase end  network.timeout on front->broker" in run.out
+    assert "1s..3s  network.down on front->echo" in run.out
+    assert "nothing was started or injected" in run.out
+    assert not out.exists()
+
+
+def test_unsteady_baseline_is_inconclusive_and_injects_nothing(tmp_path: Path, out: Path) -> None:
+    path = variant(tmp_path, **{"expected_radius: []": "expected_radius: []\nsteady_state:\n"
+                                "  - {sli: broker.connections, min: 1}"})
+    run = chaosgate("run", str(path), "--out", str(out))
+    assert run.code == 2, run.err
+    res = result(only_run_dir(out))
+    assert res["status"] == "inconclusive" and "steady state did not hold" in res["reason"]
+    assert all(f["injected_at"] is None for f in res["faults"]) and journal_states(only_run_dir(out)) == []
+    assert_nothing_left(only_run_dir(out))
+
+
+def test_stop_condition_aborts_and_rolls_back(tmp_path: Path, out: Path) -> None:
+    path = variant(tmp_path, **{"expected_radius: []": "expected_radius: []\nstop_conditions:\n"
+                                "  - {sli: broker.connections, above: 2, for: 2s}"})
+    run = chaosgate("run", str(path), "--out", str(out))
+    assert run.code == 1, run.err
+    res = result(only_run_dir(out))
+    assert res["status"] == "aborted" and "stop condition: broker.connections" in res["reason"]
+    assert "recovery" not in res["phases"]
+    assert_nothing_left(only_run_dir(out))
+
+
+def test_hung_stack_still_ends_by_the_deadline(tmp_path: Path, out: Path) -> None:
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text((STACKS / "mini" / "docker-compose.yml").read_text()
+                       .replace("healthcheck: {start_period: 3s", "healthcheck: {start_period: 900s")
+                       .replace("[python, app.py]", f"[python, {STACKS / 'mini' / 'app.py'}]"))
+    path = variant(tmp_path, **{f"stack: {STACKS / 'mini' / 'docker-compose.yml'}": f"stack: {compose}",
+                                "deadline: 2m": "deadline: 20s"})
+    run = chaosgate("run", str(path), "--out", str(out), "--set", "ECHO_NEVER_HEALTHY=1")
+    assert run.code == 1, run.err
+    res = result(only_run_dir(out))
+    assert res["status"] == "aborted" and "deadline of 20s reached" in res["reason"]
+    assert_nothing_left(only_run_dir(out))
+
+
+def _start_and_wait_for_faults(out: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "chaos", "run", str(EXPERIMENT), "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = list((out / "runs").glob("*/journal.db"))
+        if runs and journal_states(runs[0].parent).count("injected") >= 6:
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("faults were never all injected")
+
+
+def test_after_sigkill_rollback_reconciles_and_the_next_run_says_so(out: Path) -> None:
+    proc = _start_and_wait_for_faults(out)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    run_dir = only_run_dir(out)
+    assert "injected" in journal_states(run_dir), "the faults outlived chaosgate"
+    keep = chaosgate("rollback", str(run_dir), "--keep-stack")
+    assert keep.code == 0, keep.err
+    assert "rolled back process.pause on echo" in keep.err
+    assert_stack_clean_while_up(run_dir)
+    # The next run finds the leftover stack, stops it, and says so before starting its own.
+    nxt = chaosgate("run", str(EXPERIMENT), "--out", str(out))
+    assert nxt.code == 0, nxt.err
+    assert f"reconcile {run_dir.name}: stopped leftover stack 'mini'" in nxt.err
+    assert_nothing_left(run_dir)
+    newest = sorted((out / "runs").glob("*"))[-1]
+    assert result(newest)["reconciled_before"] == ["stopped leftover stack 'mini'"]
