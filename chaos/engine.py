@@ -268,11 +268,14 @@ class Engine:
         leftovers = verify_gone(self.journal) if self.state else []
         self.result.rollback = {"entries": len(self.journal.entries()), "failures": failures,
                                 "outstanding": [e.fault for e in self.journal.outstanding()], "leftovers": leftovers}
+        if self.sampler:
+            self.sampler.stop()
+            if self.state is not None:
+                self.sampler.sample_once()  # the last phase's end is in the timeline
+            self.sampler.close()
         if self.load:
             self.load.stop()
             self.result.load = self.load.totals()
-        if self.sampler:
-            self.sampler.stop()
         self._compute_slis()
         if self.state is not None:
             backends.get(self.spec.backend, say=self.say).down(self.state)

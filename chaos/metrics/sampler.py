@@ -25,9 +25,14 @@ class Sampler:
         return self
 
     def stop(self) -> None:
-        """Stop after the current tick (bounded by the read timeout)."""
+        """Stop the loop after the current tick (bounded by the read timeout); sample_once still works."""
         self._stop.set()
-        self._thread.join(READ_TIMEOUT_S * 3)
+        if self._thread.is_alive():
+            self._thread.join(READ_TIMEOUT_S * 3)
+
+    def close(self) -> None:
+        """Stop, and release the reader threads."""
+        self.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def sample_once(self) -> None:

@@ -1,0 +1,73 @@
+"""Pure logic of SLIs and degradation: selectors, counter deltas with resets, quantiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chaos.blast import is_degraded
+from chaos.metrics.timeline import Sample, Timeline
+from chaos.sli import GaugeSLI, QuantileSLI, RatioSLI, Selector, counter_delta, evaluate, quantile
+
+
+def test_selector_parsing_and_matching() -> None:
+    sel = Selector.parse('runs_total{status="failed", reason!=""}')
+    assert sel.name == "runs_total" and sel.equal == {"status": "failed"} and sel.not_equal == {"reason": ""}
+    assert sel.matches({"status": "failed", "reason": "x"}) and not sel.matches({"status": "failed"})
+    for bad in ["", "1abc", 'x{a=b}', 'x{a="b"']:
+        with pytest.raises(ValueError):
+            Selector.parse(bad)
+
+
+def _timeline(tmp_path: Path, points: list[tuple[float, dict, float]], name: str = "c_total") -> Timeline:
+    tl = Timeline(tmp_path)
+    tl.add(Sample(t=t, source="s", name=name, labels=labels, value=v) for t, labels, v in points)
+    return tl
+
+
+def test_counter_delta_handles_resets_and_series_born_mid_window(tmp_path: Path) -> None:
+    tl = _timeline(tmp_path, [(0, {"k": "a"}, 5), (1, {"k": "a"}, 8), (2, {"k": "a"}, 2), (3, {"k": "a"}, 4),
+                              (2, {"k": "b"}, 3)])
+    assert counter_delta(tl, "s", Selector.parse("c"), 0, 3) == 3 + 2 + 2 + 3
+    assert counter_delta(tl, "s", Selector.parse('c{k="b"}'), 0, 3) == 3
+    assert counter_delta(tl, "other", Selector.parse("c"), 0, 3) is None
+
+
+def test_ratio_without_events_is_missing_not_zero(tmp_path: Path) -> None:
+    tl = _timeline(tmp_path, [(0, {"s": "ok"}, 1), (1, {"s": "ok"}, 1)])
+    v = evaluate(tl, RatioSLI(kind="ratio", good='c_total{s="ok"}', total="c_total"), "s", 0.5, 1)
+    assert v.value is None and v.missing == "no events in the window"
+
+
+def test_quantile_interpolates_like_prometheus() -> None:
+    buckets = {0.1: 10, 0.5: 60, 1.0: 100, float("inf"): 100}
+    assert quantile(buckets, 0.5) == pytest.approx(0.1 + 0.4 * (50 - 10) / 50)
+    assert quantile(buckets, 0.95) == pytest.approx(0.5 + 0.5 * (95 - 60) / 40)
+    assert quantile({1.0: 0, float("inf"): 0}, 0.5) is None
+
+
+def test_quantile_sli_from_bucket_deltas(tmp_path: Path) -> None:
+    tl = Timeline(tmp_path)
+    for t, counts in ((0, (0, 0, 0)), (1, (10, 20, 20))):
+        tl.add(Sample(t=t, source="s", name="h_bucket", labels={"le": le}, value=c)
+               for le, c in zip(("0.5", "1.0", "+Inf"), counts))
+    v = evaluate(tl, QuantileSLI(kind="quantile", histogram="h", q=0.5), "s", 0, 1)
+    assert v.value == pytest.approx(0.5) and v.n == 20
+
+
+def test_gauge_extremes(tmp_path: Path) -> None:
+    tl = _timeline(tmp_path, [(0, {}, 1), (1, {}, 7), (2, {}, 3)], name="g")
+    assert evaluate(tl, GaugeSLI(kind="gauge", metric="g", agg="max"), "s", 0, 2).value == 7
+    assert evaluate(tl, GaugeSLI(kind="gauge", metric="g", agg="mean"), "s", 0, 2).value == pytest.approx(11 / 3)
+
+
+@pytest.mark.parametrize("better,baseline,value,tol,pct,expected", [
+    ("higher", 1.0, 0.97, 0.02, 0, True), ("higher", 1.0, 0.99, 0.02, 0, False),
+    ("lower", 0.4, 1.5, 1.0, 0, True), ("lower", 0.4, 1.3, 1.0, 0, False),
+    ("lower", 10.0, 14.0, 0, 50, False), ("lower", 10.0, 16.0, 0, 50, True),
+    ("higher", None, 1.0, 0, 0, None), ("higher", 1.0, None, 0, 0, None),
+])
+def test_degraded_against_own_baseline_and_tolerance(better, baseline, value, tol, pct, expected) -> None:
+    sli = GaugeSLI(kind="gauge", metric="g", better=better, tolerance=tol, tolerance_pct=pct)
+    assert is_degraded(sli, baseline, value)[0] is expected
