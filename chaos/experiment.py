@@ -14,8 +14,7 @@ from chaos.errors import InputError, InputErrors
 from chaos.faults.base import FaultError
 from chaos.sli import Surface
 from chaos.stack import Stack, load_stack
-from chaos.stack.interpolate import InterpolationError, interpolate
-from chaos.yamlsource import YamlDocument, load_yaml, pydantic_errors
+from chaos.yamlsource import YamlDocument, load_yaml, pydantic_errors, validated
 
 #: Every registered fault type, discriminated by `type`.
 FaultSpec = faults.union()
@@ -112,14 +111,7 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None) -
         raise InputError(path, "an experiment is a mapping (name, stack, phases, faults, …)", 1)
     raw_vars = doc.data.get("variables") if isinstance(doc.data.get("variables"), dict) else {}
     variables = {**os.environ, **{str(k): str(v) for k, v in raw_vars.items()}, **(overrides or {})}
-    try:
-        data = {k: (v if k == "variables" else interpolate(v, variables)) for k, v in doc.data.items()}
-    except InterpolationError as exc:
-        raise InputError(path, str(exc)) from None
-    try:
-        spec = Experiment.model_validate(data)
-    except ValidationError as exc:
-        raise pydantic_errors(doc, exc) from None
+    spec = validated(doc, Experiment, variables, keep=["variables"])
     problems: list[InputError] = []
     stack_path = (path.parent / spec.stack).resolve()
     try:

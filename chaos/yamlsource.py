@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from chaos.errors import InputError, InputErrors
+
+
+T = TypeVar("T", bound=BaseModel)
 
 
 @dataclass
@@ -74,6 +78,23 @@ def load_yaml(path: Path | str) -> YamlDocument:
     except yaml.YAMLError as exc:
         raise InputError(path, f"invalid YAML: {exc}") from None
     return YamlDocument(path, data, root)
+
+
+def validated(doc: YamlDocument, model: type[T], variables: Mapping[str, str], used: set[str] | None = None,
+              keep: Iterable[str] = ()) -> T:
+    """The document with `${VAR}` interpolated (top-level keys in `keep` left as written),
+    validated as `model`; InputError(s) located in the file when it does not fit."""
+    from chaos.stack.interpolate import InterpolationError, interpolate
+
+    keep = set(keep)
+    try:
+        data = {k: (v if k in keep else interpolate(v, variables, used)) for k, v in doc.data.items()}
+    except InterpolationError as exc:
+        raise InputError(doc.path, str(exc)) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_errors(doc, exc) from None
 
 
 def pydantic_errors(doc: YamlDocument, exc: Any, prefix: Iterable[Any] = ()) -> InputErrors:

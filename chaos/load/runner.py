@@ -35,6 +35,7 @@ class LoadRunner:
 
     @property
     def json_file(self) -> Path:
+        """Final totals; locust adds the .json suffix to the name it is given."""
         return self.out_dir / "locust.json"
 
     def start(self) -> list[ProcessRecord]:
@@ -42,7 +43,7 @@ class LoadRunner:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         base = [sys.executable, "-m", "locust", "-f", str(self.profile), "--host", self.host]
         common = ["--headless", "-u", str(self.users), "-r", str(self.spawn_rate), "-t", f"{int(self.run_time_s) + 1}s",
-                  "--csv", str(self.csv_prefix), "--csv-full-history", "--json-file", str(self.json_file),
+                  "--csv", str(self.csv_prefix), "--csv-full-history", "--json-file", str(self.json_file.with_suffix("")),
                   "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2"]
         if self.workers:
             port = free_port()
@@ -82,7 +83,11 @@ class LoadRunner:
         return tail(self.processes[0].log) if self.processes else ""
 
     def source(self) -> Source:
-        """A timeline source reading the newest per-second row of each request name."""
+        """A timeline source reading the newest row of each request name from locust's history CSV.
+
+        Locust writes it every second; with workers, the master's figures move only when
+        workers report (every 3 s by default), so short windows may see no change.
+        """
         history = Path(f"{self.csv_prefix}_stats_history.csv")
 
         def read(t: float) -> list[Sample]:
@@ -93,7 +98,8 @@ class LoadRunner:
                 raise SourceError("locust has written no statistics yet") from None
             latest: dict[str, dict] = {}
             for row in rows:
-                latest[row["Name"]] = row
+                if row["Name"] != "Aggregated":  # the sum of the others: counting it would double them
+                    latest[row["Name"]] = row
             out = []
             for name, row in latest.items():
                 labels = {"name": name}

@@ -7,12 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from pydantic import ValidationError
-
 from chaos.errors import InputError, InputErrors
-from chaos.stack.interpolate import InterpolationError, interpolate
 from chaos.stack.model import Compose, Link, Service
-from chaos.yamlsource import YamlDocument, load_yaml, pydantic_errors
+from chaos.yamlsource import YamlDocument, load_yaml, validated
 
 
 @dataclass
@@ -64,14 +61,7 @@ def load_stack(path: Path | str, overrides: Mapping[str, str] | None = None,
         raise InputError(path, "a compose file is a mapping with a 'services' key", 1)
     variables = {**(dict(os.environ) if use_environ else {}), **(overrides or {})}
     used: set[str] = set()
-    try:
-        data = interpolate(doc.data, variables, used)
-    except InterpolationError as exc:
-        raise InputError(path, str(exc)) from None
-    try:
-        compose = Compose.model_validate(data)
-    except ValidationError as exc:
-        raise pydantic_errors(doc, exc) from None
+    compose = validated(doc, Compose, variables, used)
     name = compose.name or path.resolve().parent.name
     stack = Stack(path, name, compose, doc, {k: variables[k] for k in sorted(used) if k in variables})
     problems = _cross_check(doc, stack)

@@ -14,7 +14,7 @@ def test_version() -> None:
 def test_help_lists_every_subcommand_with_a_line() -> None:
     result = chaosgate("--help")
     assert result.code == 0
-    for command in ("stack",):
+    for command in ("stack", "run", "validate", "schema", "rollback"):
         line = next((ln for ln in result.out.splitlines() if ln.strip().startswith(command + " ")), "")
         assert len(line.split()) > 2, f"{command} has a help line"
 
@@ -28,3 +28,25 @@ def test_bad_set_is_an_input_error(tmp_path) -> None:
     result = chaosgate("stack", "up", "--set", "NOEQUALS", "-f", "tests/stacks/mini/docker-compose.yml",
                        "--out", str(tmp_path))
     assert result.code == 3 and "'NOEQUALS' is not VAR=VALUE" in result.err
+
+
+def test_schema_is_json_schema_with_every_fault_type() -> None:
+    import json
+
+    from chaos import faults
+
+    result = chaosgate("schema")
+    assert result.code == 0
+    schema = json.loads(result.out)
+    text = json.dumps(schema)
+    assert schema["title"] == "Experiment" and "phases" in schema["required"]
+    assert all(f'"{name}"' in text for name in faults.names())
+
+
+def test_every_shipped_experiment_validates() -> None:
+    from tests.conftest import ROOT
+
+    files = sorted(str(p) for p in (ROOT / "experiments").rglob("*.yaml") if "surfaces" not in p.parts)
+    assert files
+    result = chaosgate("validate", *files)
+    assert result.code == 0, result.err
