@@ -120,17 +120,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from chaos.engine import Engine
     from chaos.experiment import load_experiment
-    from chaos.plan import describe_plan
-    from chaos.summary import print_summary
 
     exp = load_experiment(args.file, parse_sets(args.set))
     if args.backend and args.backend != exp.spec.backend:
         exp.spec.backend = args.backend
     if args.dry_run:
+        from chaos.plan import describe_plan
+
         print(describe_plan(exp))
         return 0
+    from chaos.engine import Engine
+    from chaos.summary import print_summary
+
     result = Engine(exp, Path(args.out), say).run()
     print_summary(result)
     print(f"run directory: {result.run_dir}")

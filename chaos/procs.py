@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import psutil
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from chaos.errors import InfraError
 
@@ -20,6 +20,8 @@ POLL_INTERVAL_S = 0.1
 
 class ProcessRecord(BaseModel):
     """Enough to find a process again from another command, and not mistake a reused pid."""
+
+    model_config = ConfigDict(defer_build=True)
 
     name: str
     pid: int

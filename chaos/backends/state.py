@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from chaos.errors import InputError
 from chaos.procs import ProcessRecord
@@ -19,6 +19,8 @@ ACTIVE_DIR = ".active"
 
 class ServiceState(BaseModel):
     """One started service: its process (or container) and where it listens."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: validating files never needs it
 
     name: str
     kind: Literal["process", "rabbitmq", "container"]
@@ -40,6 +42,8 @@ class ServiceState(BaseModel):
 class LinkState(BaseModel):
     """A proxied service → dependency edge."""
 
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     service: str
     to: str
@@ -49,6 +53,8 @@ class LinkState(BaseModel):
 
 class StackState(BaseModel):
     """A stack started by a backend: enough for `status`, `down` and reconciliation."""
+
+    model_config = ConfigDict(defer_build=True)
 
     name: str
     backend: str

@@ -8,8 +8,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-import requests
-
 from chaos.errors import InfraError
 from chaos.ports import free_port
 from chaos.procs import ProcessRecord, spawn
@@ -94,12 +92,16 @@ class ManagementClient:
 
     def __init__(self, url: str, user: str = "guest", password: str = "guest",
                  timeout_s: float = REQUEST_TIMEOUT_S):
+        import requests  # lazily: validating an experiment needs no HTTP client
+
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self._http = requests.Session()
         self._http.auth = (user, password)
 
     def _call(self, method: str, path: str, body: object = None) -> object:
+        import requests
+
         try:
             resp = self._http.request(method, self.url + path, json=body, timeout=self.timeout_s)
         except requests.RequestException as exc:
@@ -118,6 +120,8 @@ class ManagementClient:
 
     def close_connection(self, name: str) -> None:
         """Force-close one client connection by its broker-side name."""
+        import requests
+
         try:
             resp = self._http.delete(f"{self.url}/api/connections/{requests.utils.quote(name, safe='')}",
                                      timeout=self.timeout_s, headers={"X-Reason": "chaosgate rollback"})
@@ -128,6 +132,8 @@ class ManagementClient:
 
     def connection_limit(self, vhost: str = "/") -> int | None:
         """The vhost's max-connections limit, or None when unlimited."""
+        import requests
+
         limits = self._call("GET", f"/api/vhost-limits/{requests.utils.quote(vhost, safe='')}")
         for entry in limits or []:
             value = entry.get("value", {}).get("max-connections")
@@ -137,6 +143,8 @@ class ManagementClient:
 
     def set_connection_limit(self, limit: int | None, vhost: str = "/") -> None:
         """Set (or, with None, clear) the vhost's max-connections limit."""
+        import requests
+
         path = f"/api/vhost-limits/{requests.utils.quote(vhost, safe='')}/max-connections"
         if limit is None:
             self._call("DELETE", path)

@@ -10,8 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import requests
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from chaos.errors import InfraError
 from chaos.ports import free_port
@@ -26,6 +25,8 @@ DEFAULT_BINARY = "/usr/local/bin/toxiproxy-server"
 class Toxic(BaseModel):
     """A toxic as the API describes it."""
 
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     type: str
     stream: str = "downstream"
@@ -35,6 +36,8 @@ class Toxic(BaseModel):
 
 class Proxy(BaseModel):
     """A proxy as the API describes it."""
+
+    model_config = ConfigDict(defer_build=True)
 
     name: str
     listen: str
@@ -51,11 +54,15 @@ class ToxiproxyClient:
     """The toxiproxy v2 API; each call bounded by REQUEST_TIMEOUT_S, errors raised as InfraError."""
 
     def __init__(self, url: str, timeout_s: float = REQUEST_TIMEOUT_S):
+        import requests  # lazily: validating an experiment needs no HTTP client
+
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self._http = requests.Session()
 
     def _call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
+        import requests
+
         try:
             resp = self._http.request(method, self.url + path, json=body, timeout=self.timeout_s)
         except requests.RequestException as exc:
@@ -66,6 +73,8 @@ class ToxiproxyClient:
 
     def version(self) -> str:
         """The server's version string."""
+        import requests
+
         try:
             resp = self._http.get(self.url + "/version", timeout=self.timeout_s)
             resp.raise_for_status()

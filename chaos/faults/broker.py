@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 from typing import Literal
 
-import pika
-import pika.exceptions
 from pydantic import Field
 
 from chaos.components.rabbitmq import AMQP_PORT, MANAGEMENT_PORT, ManagementClient
@@ -20,7 +18,7 @@ CONNECT_TIMEOUT_S = 3.0
 
 # Connections this process holds, by journal entry: closed on rollback. If the process dies,
 # the kernel closes them; the management API sweep by name catches anything still listed.
-_held: dict[str, list[pika.BlockingConnection]] = {}
+_held: dict[str, list] = {}
 _lock = threading.Lock()
 
 
@@ -47,6 +45,9 @@ class HoldConnections(_BrokerFault):
         undo = {"kind": "broker.close_connections", "management": self._management(ctx), "name": name}
 
         def hold() -> None:
+            import pika  # lazily: validating an experiment needs no AMQP client
+            import pika.exceptions
+
             conns = []
             with _lock:
                 _held[name] = conns
