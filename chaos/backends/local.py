@@ -100,7 +100,8 @@ class LocalBackend:
         """Choose each service's loopback ports before anything needs them (in start order)."""
         for name in stack.start_order():
             svc = stack.services[name]
-            ports = svc.container_ports() or builtin_ports(svc.x_chaosgate.builtin)
+            # A builtin component always gets all its ports, whatever subset compose publishes.
+            ports = list(dict.fromkeys([*svc.container_ports(), *builtin_ports(svc.x_chaosgate.builtin)]))
             kind = "rabbitmq" if svc.x_chaosgate.builtin == "rabbitmq" else "process"
             state.services[name] = ServiceState(name=name, kind=kind, pool=svc.x_chaosgate.pool,
                                                 ports={p: free_port() for p in ports})
@@ -124,7 +125,7 @@ class LocalBackend:
         self.say(f"starting {name}")
         if svc_state.kind == "rabbitmq":
             amqp, mgmt = svc_state.ports[rabbitmq.AMQP_PORT], svc_state.ports[rabbitmq.MANAGEMENT_PORT]
-            svc_state.process = rabbitmq.start_node(run_dir, amqp, mgmt)
+            svc_state.process = rabbitmq.start_node(run_dir, amqp, mgmt, svc_state.ports[rabbitmq.PROMETHEUS_PORT])
             svc_state.health_url = f"http://127.0.0.1:{mgmt}/api/overview"
             probe = lambda: http_ok(svc_state.health_url, auth=("guest", "guest")) and tcp_ok(amqp)  # noqa: E731
             deadline = _deadline(svc, BROKER_START_S)

@@ -6,7 +6,7 @@ from chaos.components import rabbitmq
 
 #: The ports each builtin component listens on, first being its main port.
 BUILTIN_PORTS = {
-    "rabbitmq": [rabbitmq.AMQP_PORT, rabbitmq.MANAGEMENT_PORT],
+    "rabbitmq": [rabbitmq.AMQP_PORT, rabbitmq.MANAGEMENT_PORT, rabbitmq.PROMETHEUS_PORT],
 }
 
 

@@ -14,13 +14,14 @@ from chaos.procs import ProcessRecord, spawn
 
 AMQP_PORT = 5672
 MANAGEMENT_PORT = 15672
+PROMETHEUS_PORT = 15692
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 #: The broker runs as this user; its directories must belong to it or it dies silently.
 USER = "rabbitmq"
 REQUEST_TIMEOUT_S = 5.0
 
 
-def start_node(workdir: Path, amqp_port: int, management_port: int) -> ProcessRecord:
+def start_node(workdir: Path, amqp_port: int, management_port: int, prometheus_port: int) -> ProcessRecord:
     """Write a node's config under `workdir` and start it; health is checked by the caller."""
     if not Path(SERVER).exists():
         raise InfraError("RabbitMQ is not installed (rabbitmq-server): run scripts/setup")
@@ -36,11 +37,13 @@ def start_node(workdir: Path, amqp_port: int, management_port: int) -> ProcessRe
         f"listeners.tcp.default = 127.0.0.1:{amqp_port}\n"
         "management.tcp.ip = 127.0.0.1\n"
         f"management.tcp.port = {management_port}\n"
+        "prometheus.tcp.ip = 127.0.0.1\n"
+        f"prometheus.tcp.port = {prometheus_port}\n"
         "loopback_users = none\n"
         # The management API's lists refresh at this interval; chaosgate samples at 1 Hz.
         "collect_statistics_interval = 1000\n"
     )
-    (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
+    (base / "enabled_plugins").write_text("[rabbitmq_management,rabbitmq_prometheus].\n")
     for path in [base, *base.rglob("*")]:
         os.chown(path, account.pw_uid, account.pw_gid)
     node = f"chaosgate-{node_id}@localhost"

@@ -1,10 +1,15 @@
-"""Reads every source at a fixed interval into the timeline, concurrently and bounded."""
+"""Reads every source at a fixed interval into the timeline, each source on its own.
+
+A slow or hung source (a paused service's /metrics) must not delay the others: each tick
+starts a read of every source whose previous read has finished, and records the rest as
+missing for that tick. Every read is bounded by the source's own timeout.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from chaos.metrics.sources import READ_TIMEOUT_S, Source, SourceError
 from chaos.metrics.timeline import Timeline
@@ -17,7 +22,9 @@ class Sampler:
         self.sources, self.timeline, self.interval_s = sources, timeline, interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
-        self._pool = ThreadPoolExecutor(max_workers=max(len(sources), 1), thread_name_prefix="source")
+        # Two workers per source: a hung read and the next one may overlap once.
+        self._pool = ThreadPoolExecutor(max_workers=max(2 * len(sources), 1), thread_name_prefix="source")
+        self._pending: dict[str, Future] = {}
         self.ticks = 0
 
     def start(self) -> "Sampler":
@@ -25,7 +32,7 @@ class Sampler:
         return self
 
     def stop(self) -> None:
-        """Stop the loop after the current tick (bounded by the read timeout); sample_once still works."""
+        """Stop the loop; sample_once still works afterwards."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(READ_TIMEOUT_S * 3)
@@ -35,26 +42,34 @@ class Sampler:
         self.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def sample_once(self) -> None:
-        """Read every source now; failures are recorded as missing."""
+    def sample_once(self, wait: bool = True) -> None:
+        """Start a read of every idle source now; with `wait`, until those reads end (bounded)."""
         t = time.time()
-        futures = {self._pool.submit(src.read, t): src for src in self.sources}
-        done, not_done = wait(futures, timeout=READ_TIMEOUT_S + 1)
-        for fut in done:
-            src = futures[fut]
-            try:
-                self.timeline.add(fut.result())
-            except SourceError as exc:
-                self.timeline.missing(t, src.name, str(exc))
-            except Exception as exc:  # noqa: BLE001 - one broken source must not stop sampling
-                self.timeline.missing(t, src.name, f"{exc.__class__.__name__}: {exc}")
-        for fut in not_done:
-            self.timeline.missing(t, futures[fut].name, "read timed out")
+        started = []
+        for src in self.sources:
+            previous = self._pending.get(src.name)
+            if previous is not None and not previous.done():
+                self.timeline.missing(t, src.name, "previous read still running")
+                continue
+            fut = self._pool.submit(self._read, src, t)
+            self._pending[src.name] = fut
+            started.append(fut)
+        if wait:
+            for fut in started:
+                fut.exception(timeout=READ_TIMEOUT_S + 1)
         self.ticks += 1
+
+    def _read(self, src: Source, t: float) -> None:
+        try:
+            self.timeline.add(src.read(t))
+        except SourceError as exc:
+            self.timeline.missing(t, src.name, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one broken source must not stop sampling
+            self.timeline.missing(t, src.name, f"{exc.__class__.__name__}: {exc}")
 
     def _loop(self) -> None:
         next_at = time.monotonic()
         while not self._stop.is_set():
-            self.sample_once()
+            self.sample_once(wait=False)
             next_at += self.interval_s
             self._stop.wait(max(0.0, next_at - time.monotonic()))

@@ -1,7 +1,8 @@
 """Metric sources, registered by kind; each read is bounded and a failed read is missing data.
 
-    prometheus   a service's Prometheus text endpoint (parsed with prometheus_client)
-    rabbitmq     RabbitMQ's management API: connections, channels, queue depths, the limit
+    prometheus   a service's Prometheus text endpoint (parsed with prometheus_client); for a
+                 builtin RabbitMQ, its rabbitmq_prometheus exporter
+    rabbitmq     RabbitMQ's management API: the connection limit, queue depths (its counts lag)
     process      CPU and memory of a local service's whole process group (psutil)
 """
 
@@ -16,7 +17,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.backends.state import ServiceState
-from chaos.components.rabbitmq import MANAGEMENT_PORT, ManagementClient
+from chaos.components.rabbitmq import MANAGEMENT_PORT, PROMETHEUS_PORT, ManagementClient
 from chaos.errors import InfraError
 from chaos.metrics.timeline import Sample
 
@@ -65,9 +66,13 @@ def sources_for(services: dict[str, ServiceState]) -> list[Source]:
 
 @register("prometheus")
 def prometheus(name: str, svc: ServiceState) -> Source | None:
-    if svc.kind == "rabbitmq" or not svc.health_url or not svc.port:
+    if svc.kind == "rabbitmq":
+        # RabbitMQ's own exporter: unlike the management API's statistics, it is current.
+        url = f"http://127.0.0.1:{svc.ports[PROMETHEUS_PORT]}/metrics"
+    elif svc.health_url and svc.port:
+        url = f"http://127.0.0.1:{svc.port}/metrics"
+    else:
         return None
-    url = f"http://127.0.0.1:{svc.port}/metrics"
     http = requests.Session()
 
     def read(t: float) -> list[Sample]:

@@ -20,8 +20,8 @@ from tests.conftest import ROOT, STACKS, chaosgate
 EXPERIMENT = STACKS / "mini" / "experiment.yaml"
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
 POINTS = 21
-#: Seconds after the run directory appears: covers stack start (~9 s), phases (8 s) and cleanup.
-LATEST_POINT_S = 19.0
+#: Seconds after the run directory appears: covers stack start (~9 s), phases (11 s) and cleanup.
+LATEST_POINT_S = 22.0
 
 
 @pytest.mark.parametrize("point", range(POINTS))
