@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from chaos.backends.state import LinkState, ServiceState, StackState
+from chaos.backends.state import STATE_FILE, LinkState, ServiceState, StackState
 from chaos.components import builtin_ports, rabbitmq, toxiproxy
 from chaos.errors import InfraError, InputErrors, StackStartError
 from chaos.health import Gone, http_ok, tcp_ok, wait_healthy
@@ -191,6 +191,10 @@ class LocalBackend:
 
     def down(self, state: StackState) -> list[str]:
         """Stop services in reverse start order, then toxiproxy; names of those that needed SIGKILL."""
+        if (Path(state.run_dir) / STATE_FILE).exists():
+            # The file is the truth: a fault's restart (process.kill, config.swap) records the new
+            # process there, not in whatever copy the caller holds.
+            state = StackState.load(state.run_dir)
         state.status = "stopping"
         state.save()
         killed = []

@@ -22,7 +22,7 @@ from chaos.journal import Journal
 from chaos.reconcile import rollback_journal, verify_gone
 from chaos.stack import load_stack
 from pydantic import TypeAdapter
-from tests.conftest import STACKS
+from tests.conftest import STACKS, group_pids, live
 from tests.runstack.helpers import wait_until
 
 MINI = STACKS / "mini" / "docker-compose.yml"
@@ -37,7 +37,12 @@ def mini(tmp_path_factory) -> Iterator[tuple]:
     try:
         yield stack, state
     finally:
+        # Services restarted by process.kill and config.swap must be stopped too, not only the
+        # originals this copy of the state knows: take their pids from the file before `down`.
+        final = StackState.load(state.run_dir)
         backend.down(state)
+    pids = [s.process.pid for s in final.services.values()] + [final.toxiproxy.pid]
+    assert live(pids) == [] and group_pids(pids) == []
 
 
 def inject(mini, tmp_path: Path, spec: dict) -> tuple[Journal, list[int]]:

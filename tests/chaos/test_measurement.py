@@ -15,7 +15,7 @@ from chaos.metrics.sources import sources_for
 from chaos.metrics.timeline import Timeline
 from chaos.sli import RatioSLI, Selector, counter_delta, evaluate
 from runstack.traffic import drive
-from tests.chaos.engine_helpers import only_run_dir, result
+from tests.chaos.engine_helpers import assert_nothing_left, only_run_dir, result
 from tests.conftest import ROOT, chaosgate
 from tests.runstack.helpers import metrics, runstack, url, value, wait_until
 
@@ -27,6 +27,7 @@ def radius(out: Path, *sets: str) -> dict:
     run = chaosgate("run", str(RELEASE), "--out", str(out), *args)
     res = result(only_run_dir(out))
     assert res["status"] == "completed", (run.code, res["reason"], run.err[-2000:])
+    assert_nothing_left(only_run_dir(out))  # the pools redeployed twice are stopped too
     return res["blast_radius"]
 
 
