@@ -150,7 +150,7 @@ class Engine:
         self._phase("baseline", phases.baseline)
         self._check_hypothesis()
         self._phase("fault", phases.fault)
-        self._remove_faults(time.time())
+        self._remove_faults()
         self._phase("recovery", phases.recovery)
 
     def _start_load(self) -> None:
@@ -169,10 +169,13 @@ class Engine:
         if seconds > 0:
             self.say(f"phase {name} ({seconds:g}s)")
         end = t0 + seconds
-        while (now := time.time()) < end:
-            self._tick(name, now, t0, end)
-            time.sleep(max(0.0, min(TICK_S, end - time.time())))
-        self.result.phases[name] = (t0, time.time())
+        try:
+            while (now := time.time()) < end:
+                self._tick(name, now, t0, end)
+                time.sleep(max(0.0, min(TICK_S, end - time.time())))
+        finally:
+            # Also when cut short (stop condition, deadline, signal): the radius up to that moment.
+            self.result.phases[name] = (t0, time.time())
 
     def _tick(self, phase: str, now: float, t0: float, end: float) -> None:
         if phase == "fault":
@@ -206,7 +209,7 @@ class Engine:
         self.timeline.mark(record.removed_at, "fault_removed", type=record.type, targets=record.targets)
         self.say(f"removed {record.type}")
 
-    def _remove_faults(self, now: float) -> None:
+    def _remove_faults(self) -> None:
         for record in self.faults:
             if record.injected_at is not None and record.removed_at is None:
                 self._remove(record)

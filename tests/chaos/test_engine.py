@@ -75,6 +75,8 @@ def test_stop_condition_aborts_and_rolls_back(tmp_path: Path, out: Path) -> None
     res = result(only_run_dir(out))
     assert res["status"] == "aborted" and "stop condition: broker.connections" in res["reason"]
     assert "recovery" not in res["phases"]
+    assert "fault" in res["phases"], "the cut-short fault phase is recorded up to the abort"
+    assert res["blast_radius"] is not None, "the radius up to the abort is reported"
     assert_nothing_left(only_run_dir(out))
 
 
