@@ -21,6 +21,7 @@ from chaos.experiment import LoadedExperiment
 from chaos.faults import FaultContext
 from chaos.journal import Journal
 from chaos.load.runner import LoadRunner
+from chaos.metrics.promql import promql_source
 from chaos.metrics.sampler import Sampler
 from chaos.metrics.sources import sources_for
 from chaos.metrics.timeline import Timeline
@@ -140,7 +141,7 @@ class Engine:
         self.say(f"run {self.run_id}: starting stack {self.exp.stack.name!r}")
         self.state = backend.up(self.exp.stack, self.run_dir)
         self.timeline.mark(time.time(), "stack_up")
-        sources = sources_for(self.state.services)
+        sources = sources_for(self.state.services) + [promql_source(s) for s in self.spec.metric_sources]
         if self.spec.load:
             self._start_load()
             sources.append(self.load.source())

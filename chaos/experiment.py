@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from chaos import faults
 from chaos.durations import Duration
 from chaos.errors import InputError, InputErrors
-from chaos.faults.base import FaultError
+from chaos.faults.base import FaultError, check_host
+from chaos.metrics.promql import PromQLSourceSpec
 from chaos.sli import Surface
 from chaos.stack import Stack, load_stack
 from chaos.yamlsource import YamlDocument, load_yaml, pydantic_errors, validated
@@ -89,7 +90,9 @@ class Experiment(_Model):
     stop_conditions: list[StopCondition] = Field(default_factory=list)
     surfaces: str | dict[str, Surface] = Field(description="a named surface set, or inline surfaces")
     expected_radius: list[str] = Field(default_factory=list, description="surfaces allowed to degrade")
-    allow_hosts: list[str] = Field(default_factory=list, description="non-loopback hosts faults may touch")
+    allow_hosts: list[str] = Field(default_factory=list, description="non-loopback hosts faults and sources may touch")
+    metric_sources: list[PromQLSourceSpec] = Field(default_factory=list,
+                                                   description="extra sources, e.g. a Prometheus server (promql)")
 
 
 class LoadedExperiment(BaseModel):
@@ -179,6 +182,13 @@ def _check_references(doc: YamlDocument, spec: Experiment, stack: Stack, surface
     for i, name in enumerate(spec.expected_radius):
         if surfaces and name not in surfaces:
             problems.append(doc.error(["expected_radius", i], f"unknown surface {name!r}"))
+    for i, source in enumerate(spec.metric_sources):
+        try:
+            check_host(source.url, spec.allow_hosts, "url")
+        except FaultError as exc:
+            problems.append(doc.error(["metric_sources", i, "url"], str(exc)))
+        if source.name in stack.services:
+            problems.append(doc.error(["metric_sources", i, "name"], f"{source.name!r} is already a service's source"))
     if spec.load and spec.load.target not in stack.services:
         problems.append(doc.error(["load", "target"], f"no service {spec.load.target!r} in the stack"))
     if spec.load and not (doc.path.parent / spec.load.profile).is_file():

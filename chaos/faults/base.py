@@ -101,5 +101,5 @@ def check_host(url: str, allow_hosts: list[str], field_name: str) -> None:
     except ValueError:
         loopback = host == "localhost"
     if not loopback and host not in allow_hosts:
-        raise FaultError(f"refused: {host!r} is not part of the stack chaosgate started; "
+        raise FaultError(f"refused: {host!r} is not on loopback nor part of the stack chaosgate started; "
                          f"name it in allow_hosts to allow it", field_name)
