@@ -25,7 +25,9 @@ def incident_symptoms(state) -> dict[str, bool]:
         "Internal error": value(sched, RUNS, **INTERNAL) > 0,
         "Error retrieving publications": value(sched, RUNS, **PUBLICATIONS) > 0,
         "queue timeout": value(sched, RUNS, **QUEUE_TIMEOUT) > 0,
-        "late starts": late_starts(sched, 2.0) > 0,
+        # The queue timeout cancels runs at 2.5 s here (10 platform minutes at scale 0.25), so
+        # "late" must sit well below it; stable releases start runs in ~0.45 s (p95).
+        "late starts": late_starts(sched, 1.0) > 0,
         "late housekeeping": value(sched, "runstack_housekeeping_pending_lateness_seconds") > 2.0,
         "Studio launch failures": value(studio, "runstack_studio_launches_total", outcome="no_worker") > 0,
         "broker at its limit": limit is not None and len(broker(state).connections()) >= limit,
