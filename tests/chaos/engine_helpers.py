@@ -22,8 +22,14 @@ def only_run_dir(out: Path) -> Path:
 
 
 def journal_states(run_dir: Path) -> list[str]:
+    """Each fault's state; none while the journal is still being created (a poller can be early)."""
     with sqlite3.connect(run_dir / "journal.db") as db:
-        return [r[0] for r in db.execute("SELECT state FROM faults")]
+        try:
+            return [r[0] for r in db.execute("SELECT state FROM faults")]
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
 
 
 def stack_pids(run_dir: Path) -> list[int]:
