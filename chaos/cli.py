@@ -67,6 +67,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
         return 0
     if active is None:
         raise ChaosgateError(f"no stack {stack.name!r} is up (nothing recorded under {out})")
+    backend = backends.get(active.backend, say=say)  # whichever backend started it
     if args.action == "status":
         rows = backend.status(active)
         _print_status(rows)
@@ -83,9 +84,9 @@ def _print_status(rows: dict[str, dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("service", "pid", "port", "pool", "alive", "healthy")
+    table = Table("service", "pid / container", "port", "pool", "alive", "healthy")
     for name, r in rows.items():
-        table.add_row(name, str(r["pid"] or "-"), str(r["port"] or "-"), r["pool"] or "-",
+        table.add_row(name, str(r.get("pid") or r.get("container") or "-"), str(r["port"] or "-"), r["pool"] or "-",
                       "yes" if r["alive"] else "NO", "yes" if r["healthy"] else "NO")
     Console(width=100).print(table)
 
@@ -122,9 +123,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from chaos.experiment import load_experiment
 
-    exp = load_experiment(args.file, parse_sets(args.set))
-    if args.backend and args.backend != exp.spec.backend:
-        exp.spec.backend = args.backend
+    exp = load_experiment(args.file, parse_sets(args.set), backend=args.backend)
     if args.dry_run:
         from chaos.plan import describe_plan
 
@@ -170,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("action", choices=["up", "status", "down"],
                        help="up: start and wait for health; status: pid, port, health; down: stop all")
     stack.add_argument("-f", "--file", default=DEFAULT_COMPOSE, help="compose file (default: %(default)s)")
-    stack.add_argument("--backend", default="local", help="where services run (default: %(default)s)")
+    stack.add_argument("--backend", default="local", choices=["local", "docker"],
+                       help="up: where services run, local processes or containers (default: %(default)s); "
+                            "status and down use the backend that started the stack")
     stack.add_argument("--set", action="append", metavar="VAR=VALUE",
                        help="override a ${VAR} of the compose file (repeatable)")
     stack.add_argument("--out", default=DEFAULT_OUT, help="folder for run directories (default: %(default)s)")
@@ -179,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one experiment: stack, load, phases, faults, rollback, result",
                          description="Run an experiment. Exit 0 completed, 1 aborted, 2 inconclusive, 3 failed/invalid.")
     run.add_argument("file", help="experiment YAML")
-    run.add_argument("--backend", choices=["local"], help="override the experiment's backend")
+    run.add_argument("--backend", choices=["local", "docker"],
+                     help="override the experiment's backend: local processes or containers (images built "
+                          "by scripts/build-images)")
     run.add_argument("--set", action="append", metavar="VAR=VALUE", help="override a stack variable (repeatable)")
     run.add_argument("--dry-run", action="store_true", help="print the plan; start and inject nothing")
     run.add_argument("--out", default=DEFAULT_OUT, help="folder for run directories (default: %(default)s)")

@@ -80,7 +80,7 @@ class Experiment(_Model):
     description: str = ""
     stack: str = Field(description="compose file, relative to the experiment file")
     variables: dict[str, str] = Field(default_factory=dict, description="stack variables; --set overrides")
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "docker"] = Field("local", description="local processes, or containers")
     load: Load | None = None
     phases: Phases
     deadline: Duration = Field(600.0, gt=0, description="hard limit on the whole run, stack start included")
@@ -106,8 +106,10 @@ class LoadedExperiment(BaseModel):
     targets: list[list[str]]
 
 
-def load_experiment(path: Path | str, overrides: dict[str, str] | None = None) -> LoadedExperiment:
-    """Parse, validate and cross-check an experiment; InputError(s) naming file, line, field."""
+def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
+                    backend: str | None = None) -> LoadedExperiment:
+    """Parse, validate and cross-check an experiment (against `backend` when given, else its own);
+    InputError(s) naming file, line, field."""
     path = Path(path)
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
@@ -121,6 +123,14 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None) -
         stack = load_stack(stack_path, {**spec.variables, **(overrides or {})})
     except InputError as exc:
         raise InputErrors([doc.error(["stack"], f"the stack file is invalid: {exc}")]) from None
+    if backend:
+        spec.backend = backend  # type: ignore[assignment]
+    from chaos import backends
+
+    try:
+        backends.get(spec.backend).check(stack)
+    except InputErrors as exc:
+        problems += exc.errors
     surfaces = _surfaces(doc, spec, problems)
     targets = []
     for i, fault in enumerate(spec.faults):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import sys
@@ -46,7 +47,7 @@ class App:
         return add
 
     def serve(self, port: int) -> None:
-        """Serve on 127.0.0.1:port until SIGTERM or SIGINT."""
+        """Serve on BIND_HOST (default 127.0.0.1; images set 0.0.0.0):port until SIGTERM or SIGINT."""
         app = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -96,7 +97,8 @@ class App:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        host = os.environ.get("BIND_HOST", "127.0.0.1")
+        server = ThreadingHTTPServer((host, port), _Handler)
         server.daemon_threads = True
         server.request_queue_size = 256
 
@@ -105,7 +107,7 @@ class App:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        print(f"{self.name} listening on 127.0.0.1:{port}", flush=True)
+        print(f"{self.name} listening on {host}:{port}", flush=True)
         server.serve_forever(poll_interval=0.2)
         sys.exit(0)
 

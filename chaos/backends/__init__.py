@@ -29,7 +29,14 @@ def _local(**kwargs):
     return LocalBackend(**kwargs)
 
 
+def _docker(**kwargs):
+    from chaos.backends.docker import DockerBackend
+
+    return DockerBackend(**kwargs)
+
+
 register("local")(_local)
+register("docker")(_docker)
 
 
 def names() -> list[str]:

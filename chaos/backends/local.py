@@ -214,8 +214,17 @@ class LocalBackend:
         state.save()
         return killed
 
+    # --- what faults need -----------------------------------------------------------------------
+    def restart(self, run_dir: Path, name: str, deadline_s: float = 30.0) -> None:
+        """Start a killed service again with its original command (the undo of process.kill)."""
+        restart_service(run_dir, name, deadline_s)
 
-def restart_service(run_dir: Path, name: str, killed: ProcessRecord, deadline_s: float = 30.0) -> None:
+    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = 30.0) -> None:
+        """Stop a service and start it again with `env` (a configuration swap or its undo)."""
+        respawn(run_dir, name, env, deadline_s)
+
+
+def restart_service(run_dir: Path, name: str, deadline_s: float = 30.0) -> None:
     """Start a killed local service again with its original command (the undo of process.kill)."""
     state = StackState.load(run_dir)
     svc = state.services[name]

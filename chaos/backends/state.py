@@ -26,11 +26,15 @@ class ServiceState(BaseModel):
     kind: Literal["process", "rabbitmq", "container"]
     process: ProcessRecord | None = None
     container_id: str | None = None
+    container_name: str | None = Field(None, description="docker backend: kept across restarts")
     ports: dict[int, int] = Field(default_factory=dict, description="container port -> 127.0.0.1 port")
     health_url: str | None = None
     pool: str | None = None
     env: dict[str, str] | None = Field(None, description="what a local process was started with, for restarts")
     cwd: str | None = None
+    image: str | None = Field(None, description="docker backend: what a restart runs again")
+    command: list[str] | None = None
+    limits: dict[str, int | str] | None = Field(None, description="docker backend: resource arguments")
     healthy_after_s: float | None = None
 
     @property
@@ -47,8 +51,10 @@ class LinkState(BaseModel):
     name: str
     service: str
     to: str
-    listen_port: int
+    listen_port: int = Field(description="127.0.0.1 port the proxy is reachable on from this machine")
     upstream: str
+    inner_port: int | None = Field(None, description="docker backend: the port inside the toxiproxy container")
+    address: str | None = Field(None, description="host:port the service is given (default 127.0.0.1:listen_port)")
 
 
 class StackState(BaseModel):
@@ -66,6 +72,7 @@ class StackState(BaseModel):
     toxiproxy: ProcessRecord | None = None
     toxiproxy_container: str | None = None
     toxiproxy_url: str | None = None
+    network: str | None = Field(None, description="docker backend: the stack's private network")
     services: dict[str, ServiceState] = Field(default_factory=dict)
     links: list[LinkState] = Field(default_factory=list)
 

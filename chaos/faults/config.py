@@ -25,17 +25,20 @@ class Swap(Fault):
     def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
         for name in self.services:
             service_named(stack, name)
-            if not stack.services[name].x_chaosgate.local:
-                raise FaultError(f"service {name!r} is not a local process; only those can be reconfigured", "services")
+            if stack.services[name].x_chaosgate.builtin:
+                raise FaultError(f"service {name!r} is a builtin component; only the stack's own services "
+                                 "can be reconfigured", "services")
         return list(self.services)
 
     def inject(self, ctx: FaultContext) -> list[int]:
-        from chaos.backends.local import respawn
+        from chaos import backends
 
+        respawn = backends.get(ctx.state.backend).respawn
         ids = []
         for name in self.services:
             original = dict(ctx.state.services[name].env or {})
-            undo = {"kind": "config.restore", "run_dir": ctx.state.run_dir, "service": name, "env": original}
+            undo = {"kind": "config.restore", "run_dir": ctx.state.run_dir, "service": name, "env": original,
+                    "backend": ctx.state.backend}
             changed = {**original, **self.set}
             ids.append(ctx.apply(self, name, undo, lambda n=name, e=changed: respawn(Path(ctx.state.run_dir), n, e)))
             ctx.state.services[name] = StackState.load(ctx.state.run_dir).services[name]
@@ -44,11 +47,11 @@ class Swap(Fault):
 
 @register_undo("config.restore")
 def _restore(undo: dict) -> None:
-    from chaos.backends.local import respawn
+    from chaos import backends
 
     state = StackState.load(undo["run_dir"])
     if state.status in ("up", "starting") and state.services[undo["service"]].env != undo["env"]:
-        respawn(Path(undo["run_dir"]), undo["service"], undo["env"])
+        backends.get(state.backend).respawn(Path(undo["run_dir"]), undo["service"], undo["env"])
 
 
 @register_check("config.restore")

@@ -1,5 +1,5 @@
-"""Process faults on the local backend: pause (SIGSTOP the service's group) and kill (SIGKILL,
-restarted when the fault ends)."""
+"""Process faults: pause a service (SIGSTOP its process group, or freeze its container) and kill it
+(SIGKILL; started again, unchanged, when the fault ends)."""
 
 from __future__ import annotations
 
@@ -7,52 +7,71 @@ import signal
 from pathlib import Path
 from typing import Literal
 
+import psutil
 from pydantic import Field
 
+from chaos.backends.state import StackState
 from chaos.faults import register, register_check, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, service_named
-import psutil
-
 from chaos.procs import ProcessRecord, group_members, is_alive, signal_group
 from chaos.stack import Stack
 
 
 class _ProcessFault(Fault):
-    service: str = Field(description="the service whose whole process group is hit")
+    service: str = Field(description="the service hit: its whole process group, or its container")
 
     def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
         return [service_named(stack, self.service)]
 
-    def _record(self, ctx: FaultContext) -> ProcessRecord:
-        record = ctx.state.services[self.service].process
-        if record is None:
-            raise FaultError(f"service {self.service!r} has no process (is the backend local?)", "service")
-        return record
+    def _target(self, ctx: FaultContext) -> ProcessRecord | str:
+        """The service's process group (local backend) or container id (docker backend)."""
+        svc = ctx.state.services[self.service]
+        if svc.container_id:
+            return svc.container_id
+        if svc.process is None:
+            raise FaultError(f"service {self.service!r} has neither a process nor a container", "service")
+        return svc.process
 
 
 @register("process.pause")
 class Pause(_ProcessFault):
-    """SIGSTOP: the service stops answering but keeps its sockets; SIGCONT on rollback."""
+    """The service stops answering but keeps its sockets; resumed on rollback."""
 
     type: Literal["process.pause"]
 
     def inject(self, ctx: FaultContext) -> list[int]:
-        record = self._record(ctx)
-        undo = {"kind": "process.resume", "process": record.model_dump()}
-        return [ctx.apply(self, self.service, undo, lambda: signal_group(record, signal.SIGSTOP))]
+        target = self._target(ctx)
+        if isinstance(target, str):
+            undo = {"kind": "container.unpause", "container": target, "service": self.service}
+            return [ctx.apply(self, self.service, undo, lambda: _container(target).pause())]
+        undo = {"kind": "process.resume", "process": target.model_dump()}
+        return [ctx.apply(self, self.service, undo, lambda: signal_group(target, signal.SIGSTOP))]
 
 
 @register("process.kill")
 class Kill(_ProcessFault):
-    """SIGKILL the service's group; rollback starts it again with its original command."""
+    """SIGKILL the service; rollback starts it again as it was and waits until it is healthy."""
 
     type: Literal["process.kill"]
 
     def inject(self, ctx: FaultContext) -> list[int]:
-        record = self._record(ctx)
+        target = self._target(ctx)
         undo = {"kind": "process.restart", "run_dir": ctx.state.run_dir, "service": self.service,
-                "process": record.model_dump()}
-        return [ctx.apply(self, self.service, undo, lambda: signal_group(record, signal.SIGKILL))]
+                "backend": ctx.state.backend}
+        if isinstance(target, str):
+            return [ctx.apply(self, self.service, undo, lambda: _container(target).kill("SIGKILL"))]
+        return [ctx.apply(self, self.service, undo, lambda: signal_group(target, signal.SIGKILL))]
+
+
+def _container(container_id: str):
+    from chaos.components import containers
+
+    found = containers.find(containers.connect(), container_id)
+    if found is None:
+        from chaos.errors import InfraError
+
+        raise InfraError(f"container {container_id[:12]} no longer exists")
+    return found
 
 
 @register_undo("process.resume")
@@ -60,11 +79,20 @@ def _resume(undo: dict) -> None:
     signal_group(ProcessRecord.model_validate(undo["process"]), signal.SIGCONT)
 
 
+@register_undo("container.unpause")
+def _unpause(undo: dict) -> None:
+    from chaos.components import containers
+
+    container = containers.find(containers.connect(), undo["container"])
+    if container is not None and container.status == "paused":
+        container.unpause()
+
+
 @register_undo("process.restart")
 def _restart(undo: dict) -> None:
-    from chaos.backends.local import restart_service
+    from chaos import backends
 
-    restart_service(Path(undo["run_dir"]), undo["service"], ProcessRecord.model_validate(undo["process"]))
+    backends.get(undo.get("backend", "local")).restart(Path(undo["run_dir"]), undo["service"])
 
 
 @register_check("process.resume")
@@ -77,3 +105,24 @@ def _running(undo: dict) -> str | None:
         except psutil.NoSuchProcess:
             continue
     return None
+
+
+@register_check("container.unpause")
+def _unpaused(undo: dict) -> str | None:
+    from chaos.components import containers
+
+    container = containers.find(containers.connect(), undo["container"])
+    if container is not None and container.status == "paused":
+        return f"container of {undo['service']} ({container.name}) is still paused"
+    return None
+
+
+@register_check("process.restart")
+def _restarted(undo: dict) -> str | None:
+    from chaos import backends
+
+    state = StackState.load(undo["run_dir"])
+    if state.status != "up":
+        return None  # the stack is gone, and the killed service with it
+    row = backends.get(state.backend).status(state).get(undo["service"], {})
+    return None if row.get("alive") else f"{undo['service']} was killed and is not running again"

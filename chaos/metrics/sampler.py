@@ -41,6 +41,8 @@ class Sampler:
         """Stop, and release the reader threads."""
         self.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for src in self.sources:
+            src.close()
 
     def sample_once(self, wait: bool = True) -> None:
         """Start a read of every idle source now; with `wait`, until those reads end (bounded)."""

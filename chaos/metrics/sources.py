@@ -4,6 +4,7 @@
                  builtin RabbitMQ, its rabbitmq_prometheus exporter
     rabbitmq     RabbitMQ's management API: the connection limit, queue depths (its counts lag)
     process      CPU and memory of a local service's whole process group (psutil)
+    container    CPU, memory, pids and network of a docker-backend container (streamed)
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ class SourceError(Exception):
 class Source:
     """Something that yields samples when read."""
 
-    def __init__(self, name: str, read: Callable[[float], list[Sample]]):
-        self.name, self._read = name, read
+    def __init__(self, name: str, read: Callable[[float], list[Sample]], close: Callable[[], None] = lambda: None):
+        self.name, self._read, self._close = name, read, close
 
     def read(self, t: float) -> list[Sample]:
         """Samples stamped `t`; SourceError when unreadable."""
         return self._read(t)
+
+    def close(self) -> None:
+        """Release what the source holds open (a stream, a thread)."""
+        self._close()
 
 
 _KINDS: dict[str, Callable[[str, ServiceState], Source | None]] = {}
@@ -147,3 +152,21 @@ def process(name: str, svc: ServiceState) -> Source | None:
                 Sample(t=t, source=source, name="process_count", labels={}, value=float(alive))]
 
     return Source(source, read)
+
+
+@register("container")
+def container(name: str, svc: ServiceState) -> Source | None:
+    if not svc.container_name:
+        return None
+    from chaos.metrics.containers import STALE_S, ContainerStream, samples
+
+    stream = ContainerStream(svc.container_name).start()
+    source = f"{name}:container"
+
+    def read(t: float) -> list[Sample]:
+        got = stream.latest()
+        if got is None or time.monotonic() - got[0] > STALE_S:
+            raise SourceError(stream.error or "no stats reading yet")
+        return samples(t, source, got[1])
+
+    return Source(source, read, close=stream.stop)

@@ -43,6 +43,6 @@ if __name__ == "__main__":
     if os.environ.get("CRASH_AT_START"):
         print("crashing as asked", flush=True)
         sys.exit(4)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+    server = http.server.ThreadingHTTPServer((os.environ.get("BIND_HOST", "127.0.0.1"), int(os.environ["PORT"])), Handler)
     print("listening on", server.server_address, flush=True)
     server.serve_forever()

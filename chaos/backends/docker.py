@@ -1,0 +1,325 @@
+"""The docker backend: every service a container on a private network, links through a toxiproxy
+container, every published port bound to 127.0.0.1.
+
+Services reach each other only through toxiproxy (`toxiproxy:<port>` on the stack's network), so
+every link can be faulted exactly as on the local backend. chaosgate itself reaches containers
+through their published loopback ports, chosen up front so a restarted container keeps them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Callable
+
+from chaos.backends.local import BROKER_START_S, LocalBackend, _deadline
+from chaos.backends.state import STATE_FILE, LinkState, ServiceState, StackState
+from chaos.components import builtin_ports, containers, rabbitmq, toxiproxy
+from chaos.errors import InfraError, InputErrors, StackStartError
+from chaos.health import Gone, http_ok, tcp_ok, wait_healthy
+from chaos.ports import free_port
+from chaos.stack import Stack
+
+TOXIPROXY_IMAGE = "chaosgate/toxiproxy:2.12.0"
+BUILTIN_IMAGES = {"rabbitmq": "chaosgate/rabbitmq:3.10"}
+TOXIPROXY_API_PORT = 8474
+#: Proxies listen from this port up inside the toxiproxy container.
+FIRST_PROXY_PORT = 20000
+STOP_GRACE_S = 10.0
+BROKER_STOP_GRACE_S = 30.0
+
+Say = Callable[[str], None]
+
+
+class DockerBackend:
+    """Starts, inspects and stops a stack as containers, through the Docker SDK."""
+
+    name = "docker"
+
+    def __init__(self, say: Say = lambda msg: None):
+        self.say = say
+
+    # --- up -------------------------------------------------------------------------------------
+    def check(self, stack: Stack) -> None:
+        """Refuse, before anything starts, a stack this backend cannot run."""
+        problems = []
+        for name, svc in stack.services.items():
+            if not svc.image and not svc.x_chaosgate.builtin:
+                problems.append(stack.doc.error(["services", name], "the docker backend needs an 'image'"))
+            elif not svc.container_ports() and not svc.x_chaosgate.builtin:
+                problems.append(stack.doc.error(["services", name, "ports"],
+                                                "a service needs a port chaosgate can probe and measure"))
+        if problems:
+            raise InputErrors(problems)
+
+    def up(self, stack: Stack, run_dir: Path) -> StackState:
+        """Create the network, toxiproxy and every service in dependency order; on failure remove all."""
+        self.check(stack)
+        client = containers.connect()
+        images = [TOXIPROXY_IMAGE] + [_image(svc) for svc in stack.services.values()]
+        missing = containers.missing_images(client, images)
+        if missing:
+            raise StackStartError(f"image(s) not found locally: {', '.join(missing)}; {containers.BUILD_HINT}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "logs").mkdir(exist_ok=True)
+        state = StackState(name=stack.name, backend=self.name, compose=str(stack.path.resolve()),
+                           run_dir=str(run_dir.resolve()), variables=stack.variables)
+        state.network = f"chaosgate-{_short_id(state.run_dir)}"
+        state.save()
+        try:
+            client.networks.create(state.network, driver="bridge", labels={containers.LABEL_RUN: state.run_dir})
+            self._plan(stack, state)
+            self._start_toxiproxy(client, state)
+            for name in stack.start_order():
+                self._start_service(client, stack, name, state)
+            state.status = "up"
+            state.save()
+            return state
+        except BaseException:
+            state.status = "failed"
+            state.save()
+            self.down(state)
+            state.status = "failed"
+            state.save()
+            raise
+
+    def _plan(self, stack: Stack, state: StackState) -> None:
+        """Choose every published port before anything needs it (so restarts keep them)."""
+        for name in stack.start_order():
+            svc = stack.services[name]
+            ports = list(dict.fromkeys([*svc.container_ports(), *builtin_ports(svc.x_chaosgate.builtin)]))
+            kind = "rabbitmq" if svc.x_chaosgate.builtin == "rabbitmq" else "container"
+            state.services[name] = ServiceState(name=name, kind=kind, pool=svc.x_chaosgate.pool,
+                                                ports={p: free_port() for p in ports}, image=_image(svc),
+                                                command=_command(svc.command))
+        for i, (service, link) in enumerate(stack.links()):
+            to_port = link.port or (stack.services[link.to].container_ports()
+                                    or builtin_ports(stack.services[link.to].x_chaosgate.builtin))[0]
+            inner = FIRST_PROXY_PORT + i
+            state.links.append(LinkState(name=stack.link_name(service, link), service=service, to=link.to,
+                                         listen_port=free_port(), upstream=f"{link.to}:{to_port}",
+                                         inner_port=inner, address=f"toxiproxy:{inner}"))
+        state.save()
+
+    def _start_toxiproxy(self, client: Any, state: StackState) -> None:
+        api = free_port()
+        ports = {f"{TOXIPROXY_API_PORT}/tcp": ("127.0.0.1", api)}
+        ports.update({f"{link.inner_port}/tcp": ("127.0.0.1", link.listen_port) for link in state.links})
+        container = _run(client, state, "toxiproxy", TOXIPROXY_IMAGE, None, {"LOG_LEVEL": "warn"}, ports)
+        state.toxiproxy_container, state.toxiproxy_url = container.id, f"http://127.0.0.1:{api}"
+        state.save()
+        proxy = toxiproxy.ToxiproxyClient(state.toxiproxy_url)
+
+        def answers() -> bool:
+            try:
+                proxy.version()
+                return True
+            except InfraError:
+                return False
+
+        try:
+            wait_healthy(answers, 30.0, 0.2, lambda: _running(container))
+        except (TimeoutError, Gone):
+            raise StackStartError(f"toxiproxy container did not start:\n{containers.logs_tail(container)}") from None
+        for link in state.links:
+            proxy.create_proxy(link.name, f"0.0.0.0:{link.inner_port}", link.upstream)
+        self.say(f"toxiproxy container up ({state.toxiproxy_url}); {len(state.links)} links proxied")
+
+    def _start_service(self, client: Any, stack: Stack, name: str, state: StackState) -> None:
+        svc, svc_state = stack.services[name], state.services[name]
+        self.say(f"starting {name} ({svc_state.image})")
+        env = svc.env()
+        if svc_state.kind != "rabbitmq":
+            env.update({"PYTHONUNBUFFERED": "1", "CHAOSGATE_SERVICE": name,
+                        svc.x_chaosgate.port_env: str(next(iter(svc_state.ports)))})
+            for service, link in stack.links():
+                if service == name:
+                    env[link.env] = next(ls.address for ls in state.links if ls.name == stack.link_name(service, link))
+        svc_state.env = env
+        svc_state.limits = _limits(svc)
+        state.save()
+        container = _create(client, state, name)
+        svc_state.container_id, svc_state.container_name = container.id, container.name
+        state.save()
+        deadline = _deadline(svc, BROKER_START_S if svc_state.kind == "rabbitmq" else 30.0)
+        interval = (svc.healthcheck.start_interval or 0.25) if svc.healthcheck else 0.25
+        svc_state.healthy_after_s = _wait(container, _probe(stack, name, svc_state), deadline, min(interval, 1.0), name)
+        state.save()
+        self.say(f"{name} healthy after {svc_state.healthy_after_s:.1f} s (port {svc_state.port})")
+
+    # --- status and down ------------------------------------------------------------------------
+    def status(self, state: StackState) -> dict[str, dict]:
+        """Per service: container, port, running and healthy right now (each probe bounded)."""
+        client = containers.connect()
+        rows = {}
+        for name, svc in state.services.items():
+            container = containers.find(client, svc.container_id) if svc.container_id else None
+            alive = container is not None and container.status == "running"
+            if not alive:
+                healthy = False
+            elif svc.kind == "rabbitmq":
+                healthy = http_ok(svc.health_url or "", auth=("guest", "guest"))
+            else:
+                healthy = http_ok(svc.health_url) if svc.health_url else tcp_ok(svc.port or 0)
+            rows[name] = {"container": container.name if container else None, "port": svc.port,
+                          "alive": alive, "healthy": healthy, "pool": svc.pool}
+        return rows
+
+    def down(self, state: StackState) -> list[str]:
+        """Save each container's log, remove the run's containers and network; names of those killed."""
+        if (Path(state.run_dir) / STATE_FILE).exists():
+            state = StackState.load(state.run_dir)  # a fault's restart records the new container there
+        state.status = "stopping"
+        state.save()
+        client = containers.connect()
+        killed = []
+        # By label, not by the ids in the state: a crash between create and save leaves an id unrecorded.
+        found = {c.labels.get(containers.LABEL_SERVICE, c.name): c for c in containers.labelled(client, state.run_dir)}
+        order = [n for n in reversed(list(state.services)) if n in found] + [n for n in found if n not in state.services]
+        for name in order:
+            container = found[name]
+            self.say(f"stopping {name}")
+            _save_log(container, Path(state.run_dir) / "logs" / f"{name}.log")
+            svc = state.services.get(name)
+            grace = BROKER_STOP_GRACE_S if svc is not None and svc.kind == "rabbitmq" else STOP_GRACE_S
+            if containers.stop_and_remove(client, container, grace):
+                killed.append(name)
+        if state.network:
+            containers.remove_network(client, state.network)
+        state.status = "down"
+        state.save()
+        return killed
+
+    # --- what faults need -----------------------------------------------------------------------
+    def restart(self, run_dir: Path, name: str, deadline_s: float = 60.0) -> None:
+        """Start a killed service's container again, unchanged (the undo of process.kill)."""
+        state = StackState.load(run_dir)
+        svc = state.services[name]
+        if state.status in ("down", "failed") or not svc.container_id:
+            return
+        client = containers.connect()
+        container = containers.find(client, svc.container_id)
+        if container is None:
+            container = _create(client, state, name)
+            svc.container_id = container.id
+            state.save()
+        elif container.status != "running":
+            container.start()
+        else:
+            return
+        _wait(container, _probe_from_state(svc), deadline_s, 0.25, name)
+
+    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = 60.0) -> None:
+        """Replace a service's container with one started with `env` (a configuration swap or its undo)."""
+        state = StackState.load(run_dir)
+        svc = state.services[name]
+        client = containers.connect()
+        old = containers.find(client, svc.container_id) if svc.container_id else None
+        if old is not None:
+            _save_log(old, Path(run_dir) / "logs" / f"{name}.log")
+            containers.stop_and_remove(client, old, STOP_GRACE_S)
+        svc.env = dict(env)
+        container = _create(client, state, name)
+        svc.container_id = container.id
+        state.save()
+        _wait(container, _probe_from_state(svc), deadline_s, 0.25, name)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def _short_id(run_dir: str) -> str:
+    return hashlib.sha1(run_dir.encode()).hexdigest()[:10]
+
+
+def _image(svc: Any) -> str:
+    # A builtin component is chaosgate's own build (plugins and config it relies on), whatever
+    # image compose names for users of plain `docker compose`.
+    return BUILTIN_IMAGES[svc.x_chaosgate.builtin] if svc.x_chaosgate.builtin else svc.image
+
+
+def _command(command: list[str] | str | None) -> list[str] | None:
+    if isinstance(command, str):
+        import shlex
+
+        return shlex.split(command)
+    return command
+
+
+def _limits(svc: Any) -> dict[str, Any]:
+    """Compose's deploy.resources.limits as Docker arguments.
+
+    CPU is a CFS quota, not nano_cpus: Docker cannot change the quota later on a container
+    created with nano_cpus, and a CPU fault needs to.
+    """
+    limits = svc.deploy.resources.limits
+    out: dict[str, Any] = {}
+    if limits.cpus:
+        out.update(cpu_period=100_000, cpu_quota=int(limits.cpus * 100_000))
+    if limits.memory:
+        out["mem_limit"] = limits.memory
+    return out
+
+
+def _run(client: Any, state: StackState, name: str, image: str, command: list[str] | None,
+         env: dict[str, str], ports: dict[str, tuple[str, int]], **extra: Any) -> Any:
+    """Run one labelled container on the stack's network, reachable there as `name`."""
+    return client.containers.run(
+        image, command=command, name=f"chaosgate-{_short_id(state.run_dir)}-{name}", detach=True,
+        environment=env, labels={containers.LABEL_RUN: state.run_dir, containers.LABEL_SERVICE: name},
+        network=state.network, ports=ports, init=True, hostname=name,
+        networking_config={state.network: client.api.create_endpoint_config(aliases=[name])}, **extra)
+
+
+def _create(client: Any, state: StackState, name: str) -> Any:
+    svc = state.services[name]
+    ports = {f"{inner}/tcp": ("127.0.0.1", outer) for inner, outer in svc.ports.items()}
+    try:
+        return _run(client, state, name, svc.image or "", svc.command, svc.env or {}, ports, **(svc.limits or {}))
+    except containers.errors().APIError as exc:
+        raise StackStartError(f"could not start a container for {name!r}: {exc.explanation or exc}") from None
+
+
+def _probe(stack: Stack, name: str, svc_state: ServiceState) -> Callable[[], bool]:
+    if svc_state.kind == "rabbitmq":
+        svc_state.health_url = f"http://127.0.0.1:{svc_state.ports[rabbitmq.MANAGEMENT_PORT]}/api/overview"
+    else:
+        _, svc_state.health_url = LocalBackend._probe(stack.services[name], svc_state)
+    return _probe_from_state(svc_state)
+
+
+def _probe_from_state(svc: ServiceState) -> Callable[[], bool]:
+    if svc.kind == "rabbitmq":
+        amqp = svc.ports[rabbitmq.AMQP_PORT]
+        return lambda: http_ok(svc.health_url or "", auth=("guest", "guest")) and tcp_ok(amqp)
+    if svc.health_url:
+        return lambda: http_ok(svc.health_url or "")
+    return lambda: tcp_ok(svc.port or 0)
+
+
+def _running(container: Any) -> bool:
+    try:
+        container.reload()
+    except containers.errors().NotFound:
+        return False
+    return container.status in ("created", "running")
+
+
+def _wait(container: Any, probe: Callable[[], bool], deadline_s: float, interval_s: float, name: str) -> float:
+    try:
+        return wait_healthy(probe, deadline_s, interval_s, lambda: _running(container))
+    except Gone:
+        raise StackStartError(f"service {name!r} exited before becoming healthy:\n"
+                              f"{containers.logs_tail(container)}") from None
+    except TimeoutError:
+        raise StackStartError(f"service {name!r} was not healthy within {deadline_s:.0f} s:\n"
+                              f"{containers.logs_tail(container)}") from None
+
+
+def _save_log(container: Any, path: Path) -> None:
+    """Append a container's whole output to the run's log for that service (kept after removal)."""
+    try:
+        data = container.logs(timestamps=False)
+    except Exception:  # noqa: BLE001 - losing a log must not stop a teardown
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as f:
+        f.write(data)
