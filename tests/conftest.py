@@ -75,3 +75,23 @@ def live(pids: list[int]) -> list[int]:
 def out(tmp_path: Path) -> Path:
     """A fresh --out folder for run directories."""
     return tmp_path / "reports"
+
+
+def require_docker() -> object:
+    """A Docker client; the test is skipped where no engine can run, and fails in CI (where one must)."""
+    from chaos.components import containers
+    from chaos.errors import InfraError
+
+    try:
+        return containers.connect()
+    except InfraError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Docker tests, and no engine answers: {exc}")
+        pytest.skip(f"no Docker engine here: {exc}")
+
+
+def containers_of(client, run_dir: str) -> list:
+    """Containers (any state) labelled with this run directory."""
+    from chaos.components import containers
+
+    return containers.labelled(client, str(Path(run_dir).resolve()))

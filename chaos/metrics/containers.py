@@ -53,11 +53,16 @@ class ContainerStream:
                 client = containers.connect()
                 # Each chunk arrives about once a second; the client's timeout bounds a stalled one.
                 for stats in client.api.stats(self.container, stream=True, decode=True):
+                    if self._stop.is_set():
+                        return
+                    if str(stats.get("read", "")).startswith("0001-"):
+                        # A stopped container's stream goes on with all-zero readings: they are
+                        # not measurements, and recording them would turn missing data into zeros.
+                        self.error = "container not running"
+                        continue
                     with self._lock:
                         self._latest = (time.monotonic(), stats)
                         self.error = None
-                    if self._stop.is_set():
-                        return
                 self.error = "stats stream ended (container stopped or removed)"
             except Exception as exc:  # noqa: BLE001 - any failure is retried; the read reports it
                 self.error = f"{exc.__class__.__name__}: {exc}"

@@ -11,7 +11,7 @@ import requests
 
 from chaos.backends.state import StackState
 from chaos.components.rabbitmq import ManagementClient
-from tests.conftest import group_pids, live
+from tests.conftest import containers_of, group_pids, live, require_docker
 from tests.runstack.helpers import wait_until
 
 
@@ -48,12 +48,21 @@ def assert_stack_clean_while_up(run_dir: Path) -> None:
     assert wait_until(lambda: not any(c["client_properties"].get("connection_name", "").startswith("chaosgate-hold")
                                       for c in mgmt.connections()), 15)
     for svc in state.services.values():
+        if svc.container_id:
+            assert require_docker().containers.get(svc.container_id).status == "running", f"{svc.name} not running"
+            continue
         for pid in group_pids([svc.process.pid]):
             assert psutil.Process(pid).status() != psutil.STATUS_STOPPED, f"{svc.name} still paused"
 
 
 def assert_nothing_left(run_dir: Path) -> None:
-    """The stack is gone: every process dead; the journal says every fault was rolled back."""
+    """The stack is gone — every process dead, or every container and the network removed — and
+    the journal says every fault was rolled back."""
+    state = StackState.load(run_dir)
+    if state.backend == "docker":
+        client = require_docker()
+        assert containers_of(client, run_dir) == []
+        assert not state.network or client.networks.list(names=[state.network]) == []
     pids = stack_pids(run_dir)
     assert live(pids) == [] and group_pids(pids) == []
     assert all(s == "rolled_back" for s in journal_states(run_dir)), journal_states(run_dir)

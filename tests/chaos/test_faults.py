@@ -1,4 +1,5 @@
-"""Each fault type takes effect on real components, and is gone after rollback."""
+"""Each fault type takes effect on real components, and is gone after rollback — on both backends:
+the mini stack as local processes and as containers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pika.exceptions
 import pytest
 import requests
 
-from chaos.backends.local import LocalBackend
+from chaos import backends
 from chaos.backends.state import StackState
 from chaos.components.rabbitmq import ManagementClient
 from chaos.components.toxiproxy import ToxiproxyClient
@@ -22,18 +23,19 @@ from chaos.journal import Journal
 from chaos.reconcile import rollback_journal, verify_gone
 from chaos.stack import load_stack
 from pydantic import TypeAdapter
-from tests.conftest import STACKS, group_pids, live
+from tests.conftest import STACKS, containers_of, group_pids, live, require_docker
 from tests.runstack.helpers import wait_until
 
 MINI = STACKS / "mini" / "docker-compose.yml"
 parse_fault = TypeAdapter(FaultSpec).validate_python
 
 
-@pytest.fixture(scope="module")
-def mini(tmp_path_factory) -> Iterator[tuple]:
+@pytest.fixture(scope="module", params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+def mini(request, tmp_path_factory) -> Iterator[tuple]:
+    client = require_docker() if request.param == "docker" else None
     stack = load_stack(MINI, use_environ=False)
-    backend = LocalBackend()
-    state = backend.up(stack, tmp_path_factory.mktemp("mini-faults"))
+    backend = backends.get(request.param)
+    state = backend.up(stack, tmp_path_factory.mktemp(f"mini-faults-{request.param}"))
     try:
         yield stack, state
     finally:
@@ -41,8 +43,31 @@ def mini(tmp_path_factory) -> Iterator[tuple]:
         # originals this copy of the state knows: take their pids from the file before `down`.
         final = StackState.load(state.run_dir)
         backend.down(state)
+    if client is not None:
+        assert containers_of(client, final.run_dir) == []
+        assert client.networks.list(names=[final.network]) == []
+        return
     pids = [s.process.pid for s in final.services.values()] + [final.toxiproxy.pid]
     assert live(pids) == [] and group_pids(pids) == []
+
+
+def instance(mini, service: str) -> str:
+    """What identifies one start of a service: its pid, or its container's start time."""
+    _, state = mini
+    svc = StackState.load(state.run_dir).services[service]
+    if svc.container_id:
+        return require_docker().containers.get(svc.container_id).attrs["State"]["StartedAt"]
+    return str(svc.process.pid)
+
+
+def container_env(mini, service: str) -> dict[str, str] | None:
+    """The environment a service's container really runs with (None on the local backend)."""
+    _, state = mini
+    svc = StackState.load(state.run_dir).services[service]
+    if not svc.container_id:
+        return None
+    env = require_docker().containers.get(svc.container_id).attrs["Config"]["Env"]
+    return dict(item.split("=", 1) for item in env)
 
 
 def inject(mini, tmp_path: Path, spec: dict) -> tuple[Journal, list[int]]:
@@ -190,21 +215,29 @@ def test_pause_stops_answers_until_resumed(mini, tmp_path: Path) -> None:
 
 
 def test_kill_then_rollback_restarts_the_service(mini, tmp_path: Path) -> None:
-    _, state = mini
-    old_pid = StackState.load(state.run_dir).services["echo"].process.pid
+    before = instance(mini, "echo")
     journal, _ = inject(mini, tmp_path, {"type": "process.kill", "service": "echo"})
-    time.sleep(0.5)
-    with pytest.raises(requests.exceptions.ConnectionError):
-        echo_via_proxy(mini, timeout=2.0)
+    assert wait_until(lambda: _refused(mini), 10), "a killed service stops answering"
+    assert verify_gone(journal) != [], "while killed, the fault is reported as still in place"
     undo_and_verify(journal)
-    assert StackState.load(state.run_dir).services["echo"].process.pid != old_pid
+    assert instance(mini, "echo") != before
     assert recovered(mini) == 200
+
+
+def _refused(mini) -> bool:
+    try:
+        echo_via_proxy(mini, timeout=2.0)
+        return False
+    except requests.exceptions.ConnectionError:
+        return True
 
 
 def test_config_swap_restarts_with_new_environment_and_back(mini, tmp_path: Path) -> None:
     _, state = mini
     journal, _ = inject(mini, tmp_path, {"type": "config.swap", "services": ["echo"], "set": {"GREETING": "swapped"}})
     assert StackState.load(state.run_dir).services["echo"].env["GREETING"] == "swapped"
+    assert (container_env(mini, "echo") or {"GREETING": "swapped"})["GREETING"] == "swapped"
     assert echo_via_proxy(mini).status_code == 200
     undo_and_verify(journal)
     assert "GREETING" not in StackState.load(state.run_dir).services["echo"].env
+    assert "GREETING" not in (container_env(mini, "echo") or {})

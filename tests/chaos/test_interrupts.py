@@ -1,4 +1,5 @@
-"""The interrupt matrix: SIGINT, SIGTERM and SIGKILL at 21 seeded random points of a run —
+"""The interrupt matrix: SIGINT, SIGTERM and SIGKILL at 21 seeded random points of a run (and 6
+more on the docker backend) —
 stack start, every phase, cleanup. Afterwards (and after `chaosgate rollback` for SIGKILL)
 nothing remains: checked against toxiproxy's API, RabbitMQ's management API and the process table."""
 
@@ -15,7 +16,7 @@ import pytest
 
 from chaos.backends.state import StackState
 from tests.chaos.engine_helpers import assert_nothing_left, assert_stack_clean_while_up
-from tests.conftest import ROOT, STACKS, chaosgate
+from tests.conftest import ROOT, STACKS, chaosgate, require_docker
 
 EXPERIMENT = STACKS / "mini" / "experiment.yaml"
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
@@ -24,11 +25,19 @@ POINTS = 21
 LATEST_POINT_S = 22.0
 
 
-@pytest.mark.parametrize("point", range(POINTS))
-def test_interrupt_at_a_random_point_leaves_nothing(point: int, out: Path) -> None:
+#: Points on the docker backend (containers, a toxiproxy container, a private network).
+DOCKER_POINTS = 6
+
+
+@pytest.mark.parametrize("backend,point", [("local", p) for p in range(POINTS)]
+                         + [pytest.param("docker", p, marks=pytest.mark.docker) for p in range(DOCKER_POINTS)])
+def test_interrupt_at_a_random_point_leaves_nothing(backend: str, point: int, out: Path) -> None:
+    if backend == "docker":
+        require_docker()
     sig = SIGNALS[point % 3]
-    delay = random.Random(point).uniform(0.0, LATEST_POINT_S)
-    proc = subprocess.Popen([sys.executable, "-m", "chaos", "run", str(EXPERIMENT), "--out", str(out)], cwd=ROOT,
+    delay = random.Random(f"{backend}{point}" if backend != "local" else point).uniform(0.0, LATEST_POINT_S)
+    proc = subprocess.Popen([sys.executable, "-m", "chaos", "run", str(EXPERIMENT), "--out", str(out),
+                             "--backend", backend], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list((out / "runs").glob("*")) and time.monotonic() < deadline:

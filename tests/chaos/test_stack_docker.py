@@ -1,0 +1,109 @@
+"""The docker backend with real containers, a real toxiproxy container and real RabbitMQ."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from chaos.backends.docker import DockerBackend
+from chaos.backends.state import StackState
+from chaos.metrics.sources import SourceError, sources_for
+from chaos.stack import load_stack
+from tests.conftest import STACKS, chaosgate, containers_of, require_docker, stack_state
+from tests.runstack.helpers import wait_until
+
+pytestmark = pytest.mark.docker
+MINI = STACKS / "mini" / "docker-compose.yml"
+
+
+def test_up_traffic_through_proxy_then_down_leaves_nothing(out: Path) -> None:
+    client = require_docker()
+    up = chaosgate("stack", "up", "--backend", "docker", "-f", str(MINI), "--out", str(out))
+    assert up.code == 0, up.err
+    state = stack_state(out)
+    try:
+        assert state["backend"] == "docker" and state["status"] == "up"
+        running = containers_of(client, state["run_dir"])
+        assert sorted(c.labels["io.chaosgate.service"] for c in running) == ["broker", "echo", "front", "toxiproxy"]
+        assert all(c.status == "running" for c in running)
+        # Every published port is on loopback only: the stack is not reachable from the network.
+        bindings = [b for c in running for bs in c.attrs["NetworkSettings"]["Ports"].values() if bs for b in bs]
+        assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings)
+        # Links are proxies in the toxiproxy container, pointing at the services by name.
+        proxies = requests.get(state["toxiproxy_url"] + "/proxies", timeout=5).json()
+        assert proxies["front->echo"]["upstream"] == "echo:8000"
+        front = state["services"]["front"]["ports"]["8000"]
+        assert requests.get(f"http://127.0.0.1:{front}/via-echo", timeout=5).text == "hello from echo\n"
+        assert len(requests.get(f"http://127.0.0.1:{front}/broker", timeout=5).content) == 4
+        # Disabling the proxy cuts front off from echo: container traffic really goes through toxiproxy.
+        requests.post(state["toxiproxy_url"] + "/proxies/front->echo", json={"enabled": False}, timeout=5)
+        assert requests.get(f"http://127.0.0.1:{front}/via-echo", timeout=10).status_code >= 500
+        status = chaosgate("stack", "status", "-f", str(MINI), "--out", str(out))
+        assert status.code == 0 and "chaosgate-" in status.out, status.out
+    finally:
+        down = chaosgate("stack", "down", "-f", str(MINI), "--out", str(out))
+    assert down.code == 0, down.err
+    assert containers_of(client, state["run_dir"]) == []
+    assert client.networks.list(names=[state["network"]]) == []
+    assert "listening on ('0.0.0.0', 8000)" in (Path(state["run_dir"]) / "logs" / "echo.log").read_text()
+
+
+def test_missing_image_is_refused_before_anything_starts(out: Path, tmp_path: Path) -> None:
+    client = require_docker()
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("name: ghost\nservices:\n  app:\n    image: chaosgate/no-such-image\n    ports: ['8000']\n")
+    networks_before = {n.name for n in client.networks.list()}
+    up = chaosgate("stack", "up", "--backend", "docker", "-f", str(compose), "--out", str(out))
+    assert up.code != 0
+    assert "chaosgate/no-such-image" in up.err and "scripts/build-images" in up.err, up.err
+    assert "Traceback" not in up.err
+    assert client.containers.list(all=True, filters={"label": "io.chaosgate.service=app"}) == []
+    assert {n.name for n in client.networks.list()} == networks_before
+
+
+def test_a_service_without_image_is_a_located_input_error(tmp_path: Path) -> None:
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("name: noimage\nservices:\n  app:\n    ports: ['8000']\n    x-chaosgate: {local: [python, app.py]}\n")
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("name: e\nstack: docker-compose.yml\nphases: {warmup: 1s, baseline: 1s, fault: 1s, recovery: 1s}\n"
+                   "surfaces: {app: {services: [app], slis: {up: {kind: gauge, metric: up}}}}\n")
+    local = chaosgate("run", str(exp), "--dry-run")
+    assert local.code == 0, local.err
+    docker = chaosgate("run", str(exp), "--dry-run", "--backend", "docker")
+    assert docker.code == 3
+    assert f"{compose}:4: services.app" in docker.err and "needs an 'image'" in docker.err, docker.err
+
+
+def test_container_stats_are_streamed_and_follow_a_restarted_container(tmp_path: Path) -> None:
+    client = require_docker()
+    backend = DockerBackend()
+    state = backend.up(load_stack(MINI, use_environ=False), tmp_path / "run")
+    sources = {s.name: s for s in sources_for(state.services)}
+    try:
+        assert {"broker:container", "echo:container", "front:container"} <= set(sources)
+        echo = sources["echo:container"]
+
+        def reads() -> list:
+            try:
+                return echo.read(time.time())
+            except SourceError:
+                return []
+
+        assert wait_until(lambda: bool(reads()), 30), "readings arrive from the stream"
+        names = {s.name for s in reads()}
+        assert {"container_cpu_usage_seconds_total", "container_memory_usage_bytes", "container_pids"} <= names
+        client.containers.get(state.services["echo"].container_id).kill()
+        # A stopped container's stream ends: its readings turn stale and the read says so (never zero).
+        assert wait_until(lambda: not reads(), 30), "a stopped container's source reports missing data"
+        with pytest.raises(SourceError):
+            echo.read(time.time())
+        backend.restart(Path(state.run_dir), "echo")
+        assert wait_until(lambda: bool(reads()), 30), "the stream follows the restarted container"
+    finally:
+        for src in sources.values():
+            src.close()
+        backend.down(StackState.load(state.run_dir))
+    assert containers_of(client, state.run_dir) == []
