@@ -1,7 +1,8 @@
 """Injection and rollback latency per fault type, on the mini stack (real toxiproxy, RabbitMQ,
-processes). Prints p50, p99 and n per fault type; figures, not pass/fail.
+processes or containers), each backend in turn in one run. Prints p50, p99 and n per fault type
+and backend; figures, not pass/fail.
 
-    .venv/bin/python bench/fault_latency.py [--repeats 30]
+    .venv/bin/python bench/fault_latency.py [--repeats 30] [--backends local,docker]
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import TypeAdapter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chaos.backends.local import LocalBackend  # noqa: E402
+from chaos import backends  # noqa: E402
 from chaos.backends.state import StackState  # noqa: E402
 from chaos.experiment import FaultSpec  # noqa: E402
 from chaos.faults import FaultContext  # noqa: E402
@@ -39,9 +40,10 @@ FAULTS = [
     {"type": "broker.hold_connections", "count": 5},
     {"type": "process.pause", "service": "echo"},
     {"type": "process.kill", "service": "echo"},
+    {"type": "process.restart", "service": "echo", "grace": 5},
     {"type": "config.swap", "services": ["echo"], "set": {"X": "1"}},
 ]
-SLOW = {"process.kill": 10, "config.swap": 10}
+SLOW = {"process.kill": 10, "process.restart": 10, "config.swap": 10}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -52,18 +54,26 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=30, help="samples per fault type (restarts: at most 10)")
+    parser.add_argument("--backends", default="local,docker", help="comma-separated (default: %(default)s)")
     args = parser.parse_args()
+    print(f"{'backend':8} {'fault':26} {'inject p50':>11} {'p99':>8} {'rollback p50':>13} {'p99':>8} {'n':>4}"
+          "   (milliseconds)")
+    for name in args.backends.split(","):
+        measure(name, args.repeats)
+
+
+def measure(backend_name: str, repeats: int) -> None:
+    """Print one row per fault type for one backend."""
     parse = TypeAdapter(FaultSpec).validate_python
     stack = load_stack(ROOT / "tests/stacks/mini/docker-compose.yml", use_environ=False)
-    backend = LocalBackend()
+    backend = backends.get(backend_name)
     run_dir = Path(tempfile.mkdtemp(prefix="chaosgate-bench-"))
     state = backend.up(stack, run_dir)
-    print(f"{'fault':26} {'inject p50':>11} {'p99':>8} {'rollback p50':>13} {'p99':>8} {'n':>4}   (milliseconds)")
     try:
         for spec in FAULTS:
             fault = parse(spec)
             inject_ms, rollback_ms = [], []
-            for i in range(min(args.repeats, SLOW.get(fault.type, args.repeats))):
+            for i in range(min(repeats, SLOW.get(fault.type, repeats))):
                 journal = Journal(run_dir / "bench" / f"{fault.type}-{i}")
                 ctx = FaultContext("bench", stack, StackState.load(run_dir), journal)
                 t0 = time.perf_counter()
@@ -75,7 +85,7 @@ def main() -> None:
                 assert not failures, failures
                 inject_ms.append((t1 - t0) * 1000)
                 rollback_ms.append((t2 - t1) * 1000)
-            print(f"{fault.type:26} {statistics.median(inject_ms):11.1f} {pct(inject_ms, .99):8.1f} "
+            print(f"{backend_name:8} {fault.type:26} {statistics.median(inject_ms):11.1f} {pct(inject_ms, .99):8.1f} "
                   f"{statistics.median(rollback_ms):13.1f} {pct(rollback_ms, .99):8.1f} {len(inject_ms):4}")
     finally:
         backend.down(state)

@@ -71,9 +71,16 @@ def target_services(exp: "LoadedExperiment") -> set[str]:
 
 
 def classify(exp: "LoadedExperiment", services: list[str], targets: set[str]) -> Class:
-    """target if it rests on a faulted service; direct if one of its services links to one."""
-    if targets & set(services):
+    """target if it is served from a faulted service (its first); direct if it rests on one
+    (another of its services is faulted) or one of its services links to one; else beyond.
+
+    A surface that merely *uses* the faulted pool is not the target: a full shared pool that
+    breaks runs is exactly the spread a gate must see.
+    """
+    if services and services[0] in targets:
         return "target"
+    if targets & set(services):
+        return "direct"
     for service, link in exp.stack.links():
         if service in services and link.to in targets:
             return "direct"

@@ -116,9 +116,39 @@ def needs_reconcile(run_dir: Path) -> bool:
 
 
 def reconcile_all(out_dir: Path, say: Callable[[str], None]) -> list[str]:
-    """Reconcile every run directory under out_dir/runs that needs it."""
+    """Reconcile every run directory under out_dir/runs that needs it, and sweep orphan containers."""
     done = []
     for run_dir in sorted((out_dir / "runs").glob("*")):
         if run_dir.is_dir() and needs_reconcile(run_dir):
             done += reconcile_run(run_dir, say)
+    return done + sweep_orphans(say)
+
+
+def sweep_orphans(say: Callable[[str], None]) -> list[str]:
+    """Remove containers and networks labelled with a run directory that no longer exists.
+
+    With its directory gone (deleted, or a test's temporary folder), no journal or state can
+    ever lead a command back to them: the label is the only trace left.
+    """
+    from chaos.components import containers
+
+    if not Path("/var/run/docker.sock").exists() and "DOCKER_HOST" not in os.environ:
+        return []  # no engine on this machine: do not pay for the SDK's import
+    try:
+        client = containers.connect(timeout_s=5)
+    except InfraError:
+        return []
+    done = []
+    for container in client.containers.list(all=True, filters={"label": containers.LABEL_RUN}):
+        run_dir = container.labels.get(containers.LABEL_RUN, "")
+        if run_dir and not Path(run_dir).exists():
+            containers.stop_and_remove(client, container, 5)
+            done.append(f"removed orphan container {container.name} (its run directory {run_dir} is gone)")
+    for network in client.networks.list(filters={"label": containers.LABEL_RUN}):
+        run_dir = network.attrs.get("Labels", {}).get(containers.LABEL_RUN, "")
+        if run_dir and not Path(run_dir).exists():
+            containers.remove_network(client, network.name)
+            done.append(f"removed orphan network {network.name}")
+    for line in done:
+        say(f"reconcile: {line}")
     return done

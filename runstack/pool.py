@@ -10,6 +10,7 @@ import time
 from prometheus_client import Counter, Gauge
 
 from runstack.config import config
+from runstack.holds import Holds
 from runstack.web import App, Request
 from runstack.worker import Execution, RunOrder, execute
 
@@ -135,6 +136,32 @@ def acquire(req: Request):
 @app.route("GET", "/slots")
 def show_slots(req: Request):
     return 200, {"pool": POOL, "capacity": CAPACITY, "busy": dict(slots.busy), "running": len(running)}
+
+
+holds = Holds(slots)
+
+
+@app.route("POST", "/chaos/holds")
+def create_hold(req: Request):
+    """Fill the pool: hold up to `slots` slots (free ones now, more as they free up) for at most `ttl_s`."""
+    try:
+        requested, ttl_s = int(req.body["slots"]), float(req.body.get("ttl_s", 600))
+    except (KeyError, TypeError, ValueError):
+        return 400, {"error": "body: {slots: int, ttl_s: seconds, owner: str}"}
+    if requested < 1 or ttl_s <= 0:
+        return 400, {"error": "slots must be >= 1 and ttl_s > 0"}
+    hold = holds.create(requested, ttl_s, str(req.body.get("owner", "")))
+    return 201, hold.view()
+
+
+@app.route("GET", "/chaos/holds")
+def list_holds(req: Request):
+    return 200, {"pool": POOL, "holds": [h.view() for h in holds.live()]}
+
+
+@app.route("DELETE", r"/chaos/holds/(?P<id>[A-Za-z0-9]+)")
+def release_hold(req: Request):
+    return (200, {"released": req.params["id"]}) if holds.release(req.params["id"]) else (404, {"error": "no such hold"})
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Process faults: pause a service (SIGSTOP its process group, or freeze its container) and kill it
-(SIGKILL; started again, unchanged, when the fault ends)."""
+"""Process faults: pause a service (SIGSTOP its process group, or freeze its container), kill it
+(SIGKILL; started again, unchanged, when the fault ends) and restart it (a deploy's blip)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import psutil
 from pydantic import Field
 
 from chaos.backends.state import StackState
+from chaos.durations import Duration
 from chaos.faults import register, register_check, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, service_named
 from chaos.procs import ProcessRecord, group_members, is_alive, signal_group
@@ -61,6 +62,32 @@ class Kill(_ProcessFault):
         if isinstance(target, str):
             return [ctx.apply(self, self.service, undo, lambda: _container(target).kill("SIGKILL"))]
         return [ctx.apply(self, self.service, undo, lambda: signal_group(target, signal.SIGKILL))]
+
+
+@register("process.restart")
+class Restart(_ProcessFault):
+    """Stop the service gracefully (SIGTERM, SIGKILL after `grace`) and start it again at once, as a
+    rolling deploy does: the fault is the gap. Rollback only makes sure it runs again."""
+
+    type: Literal["process.restart"]
+    grace: Duration = Field(10.0, ge=0, le=120, description="seconds between SIGTERM and SIGKILL")
+
+    def inject(self, ctx: FaultContext) -> list[int]:
+        from chaos import backends
+        from chaos.procs import stop_group
+
+        target = self._target(ctx)
+        undo = {"kind": "process.restart", "run_dir": ctx.state.run_dir, "service": self.service,
+                "backend": ctx.state.backend}
+
+        def bounce() -> None:
+            if isinstance(target, str):
+                _container(target).stop(timeout=int(self.grace))
+            else:
+                stop_group(target, self.grace)
+            backends.get(ctx.state.backend).restart(Path(ctx.state.run_dir), self.service)
+
+        return [ctx.apply(self, self.service, undo, bounce)]
 
 
 def _container(container_id: str):

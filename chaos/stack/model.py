@@ -84,6 +84,16 @@ class HealthProbe(_Model):
     tcp: bool = False
 
 
+class CapacityHook(_Model):
+    """A pool service's fill hook (the contract of the `capacity.fill` fault).
+
+    `POST {path}` with {slots, ttl_s, owner} answers 201 {id, held, …} and holds up to `slots`
+    slots (more as they free up) until `DELETE {path}/{id}` or the TTL; `GET {path}` lists holds.
+    """
+
+    path: str = Field(pattern=r"^/", description="HTTP path of the hook on the service's main port")
+
+
 class Extension(_Model):
     """`x-chaosgate`: what chaosgate needs beyond compose to run and fault a service."""
 
@@ -94,6 +104,7 @@ class Extension(_Model):
         default=None, description="a real component chaosgate starts itself (own node, ports, data)"
     )
     pool: str | None = Field(default=None, description="the capacity pool the service lives in")
+    capacity: CapacityHook | None = Field(default=None, description="how capacity.fill fills this pool")
     port_env: str = Field(default="PORT", description="variable that receives the service's listen port")
     health: HealthProbe | None = None
     links: list[Link] = Field(default_factory=list)

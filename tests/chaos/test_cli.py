@@ -50,3 +50,17 @@ def test_every_shipped_experiment_validates() -> None:
     assert files
     result = chaosgate("validate", *files)
     assert result.code == 0, result.err
+
+
+def test_capacity_fill_needs_a_declared_hook(tmp_path) -> None:
+    from tests.conftest import ROOT
+
+    exp = tmp_path / "fill.yaml"
+    exp.write_text(f"name: fill\nstack: {ROOT / 'docker-compose.yml'}\n"
+                   "phases: {warmup: 1s, baseline: 1s, fault: 2s, recovery: 1s}\n"
+                   "faults:\n  - {type: capacity.fill, service: scheduler, slots: 3}\n"
+                   "surfaces: runstack-default\n")
+    result = chaosgate("validate", str(exp))
+    assert result.code == 3
+    assert f"{exp}:5: faults.0.service: service 'scheduler' declares no x-chaosgate.capacity hook" in result.err
+    assert "shared-pool, run-pool" in result.err

@@ -224,6 +224,14 @@ def test_kill_then_rollback_restarts_the_service(mini, tmp_path: Path) -> None:
     assert recovered(mini) == 200
 
 
+def test_restart_bounces_the_service_and_it_answers_again(mini, tmp_path: Path) -> None:
+    before = instance(mini, "echo")
+    journal, _ = inject(mini, tmp_path, {"type": "process.restart", "service": "echo", "grace": "2s"})
+    assert instance(mini, "echo") != before, "a new process (or a new start of the container)"
+    assert echo_via_proxy(mini).status_code == 200, "injection returns once the service is healthy again"
+    undo_and_verify(journal)
+
+
 def _refused(mini) -> bool:
     try:
         echo_via_proxy(mini, timeout=2.0)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import collections
 import json
+import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from chaos.metrics.sampler import Sampler
@@ -16,15 +18,15 @@ from chaos.metrics.timeline import Timeline
 from chaos.sli import RatioSLI, Selector, counter_delta, evaluate
 from runstack.traffic import drive
 from tests.chaos.engine_helpers import assert_nothing_left, only_run_dir, result
-from tests.conftest import ROOT, chaosgate
+from tests.conftest import ROOT, chaosgate, require_docker
 from tests.runstack.helpers import metrics, runstack, url, value, wait_until
 
 RELEASE = ROOT / "experiments" / "incident-2026-02" / "telemetry-release-hang.yaml"
 
 
-def radius(out: Path, *sets: str) -> dict:
+def radius(out: Path, *sets: str, backend: str = "local") -> dict:
     args = [a for s in sets for a in ("--set", s)]
-    run = chaosgate("run", str(RELEASE), "--out", str(out), *args)
+    run = chaosgate("run", str(RELEASE), "--out", str(out), "--backend", backend, *args)
     res = result(only_run_dir(out))
     assert res["status"] == "completed", (run.code, res["reason"], run.err[-2000:])
     assert_nothing_left(only_run_dir(out))  # the pools redeployed twice are stopped too
@@ -42,6 +44,18 @@ def test_buggy_release_spreads_beyond_telemetry_and_the_guardrail_contains_it(tm
     assert studio["time_to_recover_s"] is not None, "rolled back to 1.4.2, Studio came back"
     good = radius(tmp_path / "good", "TELEMETRY_TIMEOUT_S=1")
     assert good["radius"] == [] and good["contained"] is True, good
+
+
+@pytest.mark.docker
+def test_on_containers_the_release_spreads_the_same_way_and_containers_are_measured(tmp_path: Path) -> None:
+    require_docker()
+    bad = radius(tmp_path, backend="docker")
+    assert {"runs", "studio"} <= set(bad["radius"]) and bad["contained"] is False, bad
+    with sqlite3.connect(only_run_dir(tmp_path) / "timeline.db") as db:
+        measured = {r[0] for r in db.execute(
+            "SELECT DISTINCT source FROM samples WHERE name = 'container_cpu_usage_seconds_total'")}
+    # Both pools were replaced twice by the swap and its rollback, and are still measured by name.
+    assert {"run-pool:container", "shared-pool:container", "broker:container", "scheduler:container"} <= measured
 
 
 def test_slis_agree_with_the_schedulers_own_counts(tmp_path: Path) -> None:

@@ -107,3 +107,18 @@ def test_container_stats_are_streamed_and_follow_a_restarted_container(tmp_path:
             src.close()
         backend.down(StackState.load(state.run_dir))
     assert containers_of(client, state.run_dir) == []
+
+
+def test_containers_whose_run_directory_is_gone_are_swept_by_rollback(tmp_path: Path, out: Path) -> None:
+    import shutil
+
+    client = require_docker()
+    run_dir = tmp_path / "doomed"
+    state = DockerBackend().up(load_stack(MINI, use_environ=False), run_dir)
+    assert len(containers_of(client, state.run_dir)) == 4
+    shutil.rmtree(run_dir)  # e.g. a temporary folder cleaned up while its stack still ran
+    swept = chaosgate("rollback", "--out", str(out))
+    assert swept.code == 0, swept.err
+    assert "orphan container" in swept.err and "orphan network" in swept.err, swept.err
+    assert containers_of(client, state.run_dir) == []
+    assert client.networks.list(names=[state.network]) == []

@@ -1,0 +1,79 @@
+"""Capacity fill: occupy a pool's slots through its declared hook, as a tenant whose work never ends.
+
+The pool service declares `x-chaosgate.capacity: {path: …}` (the contract is in
+chaos.stack.model.CapacityHook). Holds are tagged with an owner name chosen *before* injection,
+so the journal's undo can find and release them even if chaosgate died before learning their id;
+their TTL ends them even if nobody rolls back.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from chaos.durations import Duration
+from chaos.errors import InfraError
+from chaos.faults import register, register_check, register_undo
+from chaos.faults.base import Fault, FaultContext, FaultError, check_host, service_named
+from chaos.stack import Stack
+
+#: Seconds one call to a pool's hook may take.
+REQUEST_TIMEOUT_S = 5.0
+
+
+@register("capacity.fill")
+class Fill(Fault):
+    """Hold `slots` slots of a pool (free ones now, more as they free up) until rollback."""
+
+    type: Literal["capacity.fill"]
+    service: str = Field(description="the pool service; it must declare x-chaosgate.capacity")
+    slots: int = Field(ge=1, le=100_000, description="how many slots to hold")
+    ttl: Duration = Field(600.0, gt=0, le=3600, description="the pool ends the hold by itself after this "
+                                                           "(a safety net if chaosgate dies)")
+
+    def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
+        service_named(stack, self.service)
+        if stack.services[self.service].x_chaosgate.capacity is None:
+            pools = [n for n, s in stack.services.items() if s.x_chaosgate.capacity]
+            raise FaultError(f"service {self.service!r} declares no x-chaosgate.capacity hook "
+                             f"(services that do: {', '.join(pools) or 'none'})", "service")
+        return [self.service]
+
+    def inject(self, ctx: FaultContext) -> list[int]:
+        hook = ctx.stack.services[self.service].x_chaosgate.capacity
+        assert hook is not None  # resolve() checked
+        url = f"http://127.0.0.1:{ctx.state.services[self.service].port}{hook.path}"
+        check_host(url, ctx.allow_hosts, "service")
+        owner = f"chaosgate-{ctx.run_id}-{len(ctx.journal.entries())}"
+        undo = {"kind": "capacity.release", "url": url, "owner": owner}
+        body = {"slots": self.slots, "ttl_s": self.ttl, "owner": owner}
+        return [ctx.apply(self, self.service, undo, lambda: _call("POST", url, body, ok=(201,)))]
+
+
+def _call(method: str, url: str, body: dict | None = None, ok: tuple[int, ...] = (200,)) -> dict:
+    import requests
+
+    try:
+        resp = requests.request(method, url, json=body, timeout=REQUEST_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise InfraError(f"capacity hook {url}: {exc.__class__.__name__}") from None
+    if resp.status_code not in ok:
+        raise InfraError(f"capacity hook {method} {url} answered {resp.status_code}: {resp.text[:200]}")
+    return resp.json()
+
+
+def _mine(undo: dict) -> list[dict]:
+    return [h for h in _call("GET", undo["url"]).get("holds", []) if h.get("owner") == undo["owner"]]
+
+
+@register_undo("capacity.release")
+def _release(undo: dict) -> None:
+    for hold in _mine(undo):
+        _call("DELETE", f"{undo['url']}/{hold['id']}", ok=(200, 404))
+
+
+@register_check("capacity.release")
+def _released(undo: dict) -> str | None:
+    held = _mine(undo)
+    return f"{sum(h['held'] for h in held)} slots still held at {undo['url']}" if held else None
