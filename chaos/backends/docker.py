@@ -12,11 +12,12 @@ import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
-from chaos.backends.local import BROKER_START_S, LocalBackend, _deadline
-from chaos.backends.state import STATE_FILE, LinkState, ServiceState, StackState
-from chaos.components import builtin_ports, containers, rabbitmq, toxiproxy
+from chaos.backends.base import (BROKER_START_S, BROKER_STOP_GRACE_S, STOP_GRACE_S, Backend, health_deadline,
+                                 health_probe, health_url, plan_service, probe_interval)
+from chaos.backends.state import STATE_FILE, LinkState, StackState
+from chaos.components import builtin_ports, containers, toxiproxy
 from chaos.errors import InfraError, InputErrors, StackStartError
-from chaos.health import Gone, http_ok, tcp_ok, wait_healthy
+from chaos.health import Gone, wait_healthy
 from chaos.ports import free_port
 from chaos.stack import Stack
 
@@ -25,19 +26,12 @@ BUILTIN_IMAGES = {"rabbitmq": "chaosgate/rabbitmq:3.10"}
 TOXIPROXY_API_PORT = 8474
 #: Proxies listen from this port up inside the toxiproxy container.
 FIRST_PROXY_PORT = 20000
-STOP_GRACE_S = 10.0
-BROKER_STOP_GRACE_S = 30.0
-
-Say = Callable[[str], None]
 
 
-class DockerBackend:
+class DockerBackend(Backend):
     """Starts, inspects and stops a stack as containers, through the Docker SDK."""
 
     name = "docker"
-
-    def __init__(self, say: Say = lambda msg: None):
-        self.say = say
 
     # --- up -------------------------------------------------------------------------------------
     def check(self, stack: Stack) -> None:
@@ -52,46 +46,29 @@ class DockerBackend:
         if problems:
             raise InputErrors(problems)
 
-    def up(self, stack: Stack, run_dir: Path) -> StackState:
-        """Create the network, toxiproxy and every service in dependency order; on failure remove all."""
-        self.check(stack)
-        client = containers.connect()
+    def _preflight(self, stack: Stack) -> None:
         images = [TOXIPROXY_IMAGE] + [_image(svc) for svc in stack.services.values()]
-        missing = containers.missing_images(client, images)
+        missing = containers.missing_images(containers.connect(), images)
         if missing:
             raise StackStartError(f"image(s) not found locally: {', '.join(missing)}; {containers.BUILD_HINT}")
-        run_dir.mkdir(parents=True, exist_ok=True)
+
+    def _start(self, stack: Stack, state: StackState, run_dir: Path) -> None:
+        client = containers.connect()
         (run_dir / "logs").mkdir(exist_ok=True)
-        state = StackState(name=stack.name, backend=self.name, compose=str(stack.path.resolve()),
-                           run_dir=str(run_dir.resolve()), variables=stack.variables)
         state.network = f"chaosgate-{_short_id(state.run_dir)}"
         state.save()
-        try:
-            client.networks.create(state.network, driver="bridge", labels={containers.LABEL_RUN: state.run_dir})
-            self._plan(stack, state)
-            self._start_toxiproxy(client, state)
-            for name in stack.start_order():
-                self._start_service(client, stack, name, state)
-            state.status = "up"
-            state.save()
-            return state
-        except BaseException:
-            state.status = "failed"
-            state.save()
-            self.down(state)
-            state.status = "failed"
-            state.save()
-            raise
+        client.networks.create(state.network, driver="bridge", labels={containers.LABEL_RUN: state.run_dir})
+        self._plan(stack, state)
+        self._start_toxiproxy(client, state)
+        for name in stack.start_order():
+            self._start_service(client, stack, name, state)
 
     def _plan(self, stack: Stack, state: StackState) -> None:
         """Choose every published port before anything needs it (so restarts keep them)."""
         for name in stack.start_order():
             svc = stack.services[name]
-            ports = list(dict.fromkeys([*svc.container_ports(), *builtin_ports(svc.x_chaosgate.builtin)]))
-            kind = "rabbitmq" if svc.x_chaosgate.builtin == "rabbitmq" else "container"
-            state.services[name] = ServiceState(name=name, kind=kind, pool=svc.x_chaosgate.pool,
-                                                ports={p: free_port() for p in ports}, image=_image(svc),
-                                                command=_command(svc.command))
+            state.services[name] = plan_service(stack, name, "container")
+            state.services[name].image, state.services[name].command = _image(svc), _command(svc.command)
         for i, (service, link) in enumerate(stack.links()):
             to_port = link.port or (stack.services[link.to].container_ports()
                                     or builtin_ports(stack.services[link.to].x_chaosgate.builtin))[0]
@@ -141,9 +118,9 @@ class DockerBackend:
         container = _create(client, state, name)
         svc_state.container_id, svc_state.container_name = container.id, container.name
         state.save()
-        deadline = _deadline(svc, BROKER_START_S if svc_state.kind == "rabbitmq" else 30.0)
-        interval = (svc.healthcheck.start_interval or 0.25) if svc.healthcheck else 0.25
-        svc_state.healthy_after_s = _wait(container, _probe(stack, name, svc_state), deadline, min(interval, 1.0), name)
+        deadline = health_deadline(svc, BROKER_START_S if svc_state.kind == "rabbitmq" else 30.0)
+        svc_state.health_url = health_url(svc, svc_state)
+        svc_state.healthy_after_s = _wait(container, health_probe(svc_state), deadline, probe_interval(svc), name)
         state.save()
         self.say(f"{name} healthy after {svc_state.healthy_after_s:.1f} s (port {svc_state.port})")
 
@@ -155,12 +132,7 @@ class DockerBackend:
         for name, svc in state.services.items():
             container = containers.find(client, svc.container_id) if svc.container_id else None
             alive = container is not None and container.status == "running"
-            if not alive:
-                healthy = False
-            elif svc.kind == "rabbitmq":
-                healthy = http_ok(svc.health_url or "", auth=("guest", "guest"))
-            else:
-                healthy = http_ok(svc.health_url) if svc.health_url else tcp_ok(svc.port or 0)
+            healthy = alive and health_probe(svc)()
             rows[name] = {"container": container.name if container else None, "port": svc.port,
                           "alive": alive, "healthy": healthy, "pool": svc.pool}
         return rows
@@ -207,7 +179,7 @@ class DockerBackend:
             container.start()
         else:
             return
-        _wait(container, _probe_from_state(svc), deadline_s, 0.25, name)
+        _wait(container, health_probe(svc), deadline_s, 0.25, name)
 
     def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = 60.0) -> None:
         """Replace a service's container with one started with `env` (a configuration swap or its undo)."""
@@ -222,7 +194,7 @@ class DockerBackend:
         container = _create(client, state, name)
         svc.container_id = container.id
         state.save()
-        _wait(container, _probe_from_state(svc), deadline_s, 0.25, name)
+        _wait(container, health_probe(svc), deadline_s, 0.25, name)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -276,23 +248,6 @@ def _create(client: Any, state: StackState, name: str) -> Any:
         return _run(client, state, name, svc.image or "", svc.command, svc.env or {}, ports, **(svc.limits or {}))
     except containers.errors().APIError as exc:
         raise StackStartError(f"could not start a container for {name!r}: {exc.explanation or exc}") from None
-
-
-def _probe(stack: Stack, name: str, svc_state: ServiceState) -> Callable[[], bool]:
-    if svc_state.kind == "rabbitmq":
-        svc_state.health_url = f"http://127.0.0.1:{svc_state.ports[rabbitmq.MANAGEMENT_PORT]}/api/overview"
-    else:
-        _, svc_state.health_url = LocalBackend._probe(stack.services[name], svc_state)
-    return _probe_from_state(svc_state)
-
-
-def _probe_from_state(svc: ServiceState) -> Callable[[], bool]:
-    if svc.kind == "rabbitmq":
-        amqp = svc.ports[rabbitmq.AMQP_PORT]
-        return lambda: http_ok(svc.health_url or "", auth=("guest", "guest")) and tcp_ok(amqp)
-    if svc.health_url:
-        return lambda: http_ok(svc.health_url or "")
-    return lambda: tcp_ok(svc.port or 0)
 
 
 def _running(container: Any) -> bool:

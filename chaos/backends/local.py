@@ -5,36 +5,26 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Callable
 
-from chaos.backends.state import STATE_FILE, LinkState, ServiceState, StackState
-from chaos.components import builtin_ports, rabbitmq, toxiproxy
+from chaos.backends.base import (BROKER_START_S, BROKER_STOP_GRACE_S, STOP_GRACE_S, Backend, health_deadline,
+                                 health_probe, health_url, plan_service, probe_interval)
+from chaos.backends.state import STATE_FILE, LinkState, StackState
+from chaos.components import rabbitmq, toxiproxy
 from chaos.errors import InfraError, InputErrors, StackStartError
-from chaos.health import Gone, http_ok, tcp_ok, wait_healthy
+from chaos.health import Gone, wait_healthy
 from chaos.ports import free_port
-from chaos.procs import ProcessRecord, is_alive, spawn, stop_group, tail
+from chaos.procs import is_alive, spawn, stop_group, tail
 from chaos.stack import Stack
 from chaos.stack.model import Service
 
-#: Seconds a service gets to stop after SIGTERM before its group is killed.
-STOP_GRACE_S = 10.0
-#: RabbitMQ flushes to disk on shutdown; give it longer.
-BROKER_STOP_GRACE_S = 30.0
 #: Seconds toxiproxy-server gets to answer its API after start.
 TOXIPROXY_START_S = 15.0
-#: A broker node's health deadline when the compose file sets none (the API took ~11 s here).
-BROKER_START_S = 90.0
-
-Say = Callable[[str], None]
 
 
-class LocalBackend:
+class LocalBackend(Backend):
     """Starts, inspects and stops a stack as local processes."""
 
     name = "local"
-
-    def __init__(self, say: Say = lambda msg: None):
-        self.say = say
 
     # --- up -------------------------------------------------------------------------------------
     def check(self, stack: Stack) -> None:
@@ -52,30 +42,12 @@ class LocalBackend:
         if problems:
             raise InputErrors(problems)
 
-    def up(self, stack: Stack, run_dir: Path) -> StackState:
-        """Start every service in dependency order and wait for health; on any failure stop all."""
-        self.check(stack)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        state = StackState(name=stack.name, backend=self.name, compose=str(stack.path.resolve()),
-                           run_dir=str(run_dir.resolve()), variables=stack.variables)
-        state.save()
-        try:
-            self._start_toxiproxy(state, run_dir)
-            self._plan(stack, state)
-            self._create_links(state)
-            for name in stack.start_order():
-                self._start_service(stack, name, state, run_dir)
-            state.status = "up"
-            state.save()
-            return state
-        except BaseException:
-            # Ctrl-C, SIGTERM or a failed service: nothing started may outlive this call.
-            state.status = "failed"
-            state.save()
-            self.down(state)
-            state.status = "failed"
-            state.save()
-            raise
+    def _start(self, stack: Stack, state: StackState, run_dir: Path) -> None:
+        self._start_toxiproxy(state, run_dir)
+        self._plan(stack, state)
+        self._create_links(state)
+        for name in stack.start_order():
+            self._start_service(stack, name, state, run_dir)
 
     def _start_toxiproxy(self, state: StackState, run_dir: Path) -> None:
         record, url = toxiproxy.start_server(run_dir)
@@ -99,12 +71,7 @@ class LocalBackend:
     def _plan(self, stack: Stack, state: StackState) -> None:
         """Choose each service's loopback ports before anything needs them (in start order)."""
         for name in stack.start_order():
-            svc = stack.services[name]
-            # A builtin component always gets all its ports, whatever subset compose publishes.
-            ports = list(dict.fromkeys([*svc.container_ports(), *builtin_ports(svc.x_chaosgate.builtin)]))
-            kind = "rabbitmq" if svc.x_chaosgate.builtin == "rabbitmq" else "process"
-            state.services[name] = ServiceState(name=name, kind=kind, pool=svc.x_chaosgate.pool,
-                                                ports={p: free_port() for p in ports})
+            state.services[name] = plan_service(stack, name, "process")
         for service, link in stack.links():
             target = state.services[link.to]
             port = target.ports[link.port] if link.port else target.port
@@ -126,9 +93,7 @@ class LocalBackend:
         if svc_state.kind == "rabbitmq":
             amqp, mgmt = svc_state.ports[rabbitmq.AMQP_PORT], svc_state.ports[rabbitmq.MANAGEMENT_PORT]
             svc_state.process = rabbitmq.start_node(run_dir, amqp, mgmt, svc_state.ports[rabbitmq.PROMETHEUS_PORT])
-            svc_state.health_url = f"http://127.0.0.1:{mgmt}/api/overview"
-            probe = lambda: http_ok(svc_state.health_url, auth=("guest", "guest")) and tcp_ok(amqp)  # noqa: E731
-            deadline = _deadline(svc, BROKER_START_S)
+            deadline = health_deadline(svc, BROKER_START_S)
         else:
             argv = [sys.executable if part == "python" else part for part in svc.x_chaosgate.local or []]
             cwd = stack.path.resolve().parent
@@ -136,13 +101,13 @@ class LocalBackend:
                 cwd = cwd / svc.working_dir
             svc_state.env, svc_state.cwd = self._environment(stack, name, svc, state), str(cwd)
             svc_state.process = spawn(name, argv, svc_state.env, run_dir / "logs" / f"{name}.log", cwd=cwd)
-            probe, svc_state.health_url = self._probe(svc, svc_state)
-            deadline = _deadline(svc, 30.0)
+            deadline = health_deadline(svc, 30.0)
+        svc_state.health_url = health_url(svc, svc_state)
         state.save()
         record = svc_state.process
-        interval = svc.healthcheck.start_interval or 0.25 if svc.healthcheck else 0.25
         try:
-            svc_state.healthy_after_s = wait_healthy(probe, deadline, min(interval, 1.0), lambda: is_alive(record))
+            svc_state.healthy_after_s = wait_healthy(health_probe(svc_state), deadline, probe_interval(svc),
+                                                     lambda: is_alive(record))
         except Gone:
             raise StackStartError(f"service {name!r} exited before becoming healthy "
                                   f"(log: {record.log}):\n{tail(record.log)}") from None
@@ -162,29 +127,13 @@ class LocalBackend:
                 env[link.env] = f"127.0.0.1:{proxy.listen_port}"
         return env
 
-    @staticmethod
-    def _probe(svc: Service, svc_state: ServiceState) -> tuple[Callable[[], bool], str | None]:
-        port = svc_state.port
-        health = svc.x_chaosgate.health
-        if health and health.http:
-            url = f"http://127.0.0.1:{port}/{health.http.lstrip('/')}"
-            return (lambda: http_ok(url)), url
-        return (lambda: tcp_ok(port)), None
-
     # --- status and down ------------------------------------------------------------------------
     def status(self, state: StackState) -> dict[str, dict]:
         """Per service: pid, port, alive and healthy right now (each probe bounded)."""
         rows = {}
         for name, svc in state.services.items():
             alive = svc.process is not None and is_alive(svc.process)
-            if not alive:
-                healthy = False
-            elif svc.kind == "rabbitmq":
-                healthy = http_ok(svc.health_url or "", auth=("guest", "guest"))
-            elif svc.health_url:
-                healthy = http_ok(svc.health_url)
-            else:
-                healthy = svc.port is not None and tcp_ok(svc.port)
+            healthy = alive and health_probe(svc)()
             rows[name] = {"pid": svc.process.pid if svc.process else None, "port": svc.port,
                           "alive": alive, "healthy": healthy, "pool": svc.pool}
         return rows
@@ -250,17 +199,8 @@ def _spawn_and_wait(state: StackState, name: str, env: dict[str, str], deadline_
     svc.env = dict(env)
     svc.process = spawn(name, svc.process.argv, svc.env, Path(svc.process.log), cwd=Path(svc.cwd or "."))
     state.save()
-    probe = (lambda: http_ok(svc.health_url)) if svc.health_url else (lambda: tcp_ok(svc.port or 0))
     record = svc.process
     try:
-        wait_healthy(probe, deadline_s, 0.25, lambda: is_alive(record))
+        wait_healthy(health_probe(svc), deadline_s, 0.25, lambda: is_alive(record))
     except (TimeoutError, Gone):
         raise InfraError(f"service {name!r} did not come back after its restart:\n{tail(record.log)}") from None
-
-
-def _deadline(svc: Service, default_s: float) -> float:
-    """How long a service may take to become healthy: compose's healthcheck timings, else default."""
-    hc = svc.healthcheck
-    if hc is None:
-        return default_s
-    return hc.start_period + hc.interval * max(hc.retries, 1) + hc.timeout

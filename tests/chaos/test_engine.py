@@ -3,7 +3,6 @@ inconclusive baselines, stop conditions, the deadline, and reconciliation after 
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys

@@ -3,8 +3,6 @@ against the scheduler's own counts, and a metric endpoint killed mid-run."""
 
 from __future__ import annotations
 
-import collections
-import json
 import sqlite3
 import time
 from pathlib import Path
@@ -89,7 +87,6 @@ def test_metric_endpoint_killed_mid_run_becomes_missing_data(tmp_path: Path) -> 
     text = RELEASE.read_text()
     text = text.replace("stack: ../../docker-compose.yml", f"stack: {ROOT / 'docker-compose.yml'}")
     text = text.replace("profile: ../load/runstack_tenants.py", f"profile: {ROOT / 'experiments/load/runstack_tenants.py'}")
-    text = text.replace("surfaces: runstack-default", f"surfaces: runstack-default")
     start = text.index("faults:")
     end = text.index("stop_conditions:")
     text = text[:start] + "faults:\n  - {type: process.kill, service: metadata}\n" + text[end:]
