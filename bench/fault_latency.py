@@ -42,6 +42,7 @@ FAULTS = [
     {"type": "process.kill", "service": "echo"},
     {"type": "process.restart", "service": "echo", "grace": 5},
     {"type": "config.swap", "services": ["echo"], "set": {"X": "1"}},
+    {"type": "resource.cpu", "service": "echo", "cpus": 0.1},
 ]
 SLOW = {"process.kill": 10, "process.restart": 10, "config.swap": 10}
 
@@ -72,6 +73,8 @@ def measure(backend_name: str, repeats: int) -> None:
     try:
         for spec in FAULTS:
             fault = parse(spec)
+            if backend_name not in fault.backends:
+                continue
             inject_ms, rollback_ms = [], []
             for i in range(min(repeats, SLOW.get(fault.type, repeats))):
                 journal = Journal(run_dir / "bench" / f"{fault.type}-{i}")

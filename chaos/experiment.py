@@ -135,6 +135,9 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
     targets = []
     for i, fault in enumerate(spec.faults):
         try:
+            if spec.backend not in fault.backends:
+                raise FaultError(f"{fault.type} needs the {' or '.join(sorted(fault.backends))} backend "
+                                 f"(this run uses {spec.backend})", "type")
             targets.append(fault.resolve(stack, spec.allow_hosts))
         except FaultError as exc:
             problems.append(doc.error(["faults", i, *([exc.field] if exc.field else [])], str(exc)))

@@ -72,7 +72,7 @@ def union() -> object:
 
 
 # Importing a family registers it.
-from chaos.faults import broker, capacity, config, network, process  # noqa: E402,F401
+from chaos.faults import broker, capacity, config, network, process, resource  # noqa: E402,F401
 
 __all__ = ["Fault", "FaultContext", "FaultError", "names", "register", "register_check", "register_undo",
            "rollback_undo", "still_in_place", "union"]

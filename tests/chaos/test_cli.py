@@ -64,3 +64,17 @@ def test_capacity_fill_needs_a_declared_hook(tmp_path) -> None:
     assert result.code == 3
     assert f"{exp}:5: faults.0.service: service 'scheduler' declares no x-chaosgate.capacity hook" in result.err
     assert "shared-pool, run-pool" in result.err
+
+
+def test_a_docker_only_fault_on_the_local_backend_is_refused_before_anything_starts(tmp_path) -> None:
+    from tests.conftest import ROOT
+
+    exp = tmp_path / "cpu.yaml"
+    exp.write_text(f"name: cpu\nstack: {ROOT / 'docker-compose.yml'}\n"
+                   "phases: {warmup: 1s, baseline: 1s, fault: 2s, recovery: 1s}\n"
+                   "faults:\n  - {type: resource.cpu, service: scheduler, cpus: 0.2}\n"
+                   f"surfaces: {{s: {{services: [scheduler], slis: {{up: {{kind: gauge, metric: up}}}}}}}}\n")
+    local = chaosgate("run", str(exp), "--dry-run")
+    assert local.code == 3
+    assert f"{exp}:5: faults.0.type: resource.cpu needs the docker backend (this run uses local)" in local.err
+    assert chaosgate("run", str(exp), "--dry-run", "--backend", "docker").code == 0

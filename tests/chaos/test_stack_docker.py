@@ -122,3 +122,53 @@ def test_containers_whose_run_directory_is_gone_are_swept_by_rollback(tmp_path: 
     assert "orphan container" in swept.err and "orphan network" in swept.err, swept.err
     assert containers_of(client, state.run_dir) == []
     assert client.networks.list(names=[state.network]) == []
+
+
+def test_cpu_limit_throttles_the_container_until_rolled_back(tmp_path: Path) -> None:
+    from pydantic import TypeAdapter
+
+    from chaos.experiment import FaultSpec
+    from chaos.faults import FaultContext
+    from chaos.journal import Journal
+    from chaos.reconcile import rollback_journal, verify_gone
+
+    client = require_docker()
+    backend = DockerBackend()
+    stack = load_stack(MINI, use_environ=False)
+    state = backend.up(stack, tmp_path / "run")
+    echo = client.containers.get(state.services["echo"].container_id)
+
+    def burn() -> tuple[float, float]:
+        """(CPU seconds, wall seconds) of a 2 s busy loop inside the container."""
+        cpu0, t0 = _cpu(client, echo.id), time.monotonic()
+        echo.exec_run(["python3", "-c", "import time\nend = time.time() + 2\nwhile time.time() < end: pass"])
+        return _cpu(client, echo.id) - cpu0, time.monotonic() - t0
+
+    try:
+        journal = Journal(tmp_path)
+        spec = TypeAdapter(FaultSpec).validate_python({"type": "resource.cpu", "service": "echo", "cpus": 0.1})
+        spec.inject(FaultContext("t", stack, state, journal))
+        echo.reload()
+        assert echo.attrs["HostConfig"]["CpuQuota"] == 10_000 and echo.attrs["HostConfig"]["CpuPeriod"] == 100_000
+        throttled0 = _throttled(client, echo.id)
+        cpu, wall = burn()
+        assert _throttled(client, echo.id) > throttled0, "the kernel throttled the container"
+        assert cpu / wall < 0.3, f"a busy loop got {cpu / wall:.2f} cores under a 0.1-core limit"
+        assert verify_gone(journal) != []
+        assert rollback_journal(journal) == [] and verify_gone(journal) == []
+        echo.reload()
+        assert echo.attrs["HostConfig"]["CpuQuota"] in (0, -1), "no quota left"
+    finally:
+        backend.down(StackState.load(state.run_dir))
+
+
+def _stats(client, container_id: str) -> dict:
+    return client.api.stats(container_id, stream=False, one_shot=True)
+
+
+def _cpu(client, container_id: str) -> float:
+    return _stats(client, container_id)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+
+
+def _throttled(client, container_id: str) -> int:
+    return _stats(client, container_id)["cpu_stats"]["throttling_data"]["throttled_periods"]
