@@ -37,8 +37,7 @@ class Swap(Fault):
         ids = []
         for name in self.services:
             original = dict(ctx.state.services[name].env or {})
-            undo = {"kind": "config.restore", "run_dir": ctx.state.run_dir, "service": name, "env": original,
-                    "backend": ctx.state.backend}
+            undo = {"kind": "config.restore", "run_dir": ctx.state.run_dir, "service": name, "env": original}
             changed = {**original, **self.set}
             ids.append(ctx.apply(self, name, undo, lambda n=name, e=changed: respawn(Path(ctx.state.run_dir), n, e)))
             ctx.state.services[name] = StackState.load(ctx.state.run_dir).services[name]
