@@ -67,6 +67,10 @@ class Backend:
         """Stop everything the state records; names of what had to be killed."""
         raise NotImplementedError
 
+    def running(self, state: StackState, name: str) -> bool:
+        """Whether one service's process or container runs now (no health probe)."""
+        raise NotImplementedError
+
 
 def plan_service(stack: Stack, name: str, plain_kind: str) -> ServiceState:
     """A service's state with a free 127.0.0.1 port for each of its ports (a builtin gets all its own)."""

@@ -163,6 +163,11 @@ class DockerBackend(Backend):
         return killed
 
     # --- what faults need -----------------------------------------------------------------------
+    def running(self, state: StackState, name: str) -> bool:
+        """True when the service's container runs (a paused one does not)."""
+        container = containers.lookup(state.services[name].container_id)
+        return container is not None and container.status == "running"
+
     def restart(self, run_dir: Path, name: str, deadline_s: float = 60.0) -> None:
         """Start a killed service's container again, unchanged (the undo of process.kill)."""
         state = StackState.load(run_dir)

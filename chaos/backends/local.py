@@ -132,7 +132,7 @@ class LocalBackend(Backend):
         """Per service: pid, port, alive and healthy right now (each probe bounded)."""
         rows = {}
         for name, svc in state.services.items():
-            alive = svc.process is not None and is_alive(svc.process)
+            alive = self.running(state, name)
             healthy = alive and health_probe(svc)()
             rows[name] = {"pid": svc.process.pid if svc.process else None, "port": svc.port,
                           "alive": alive, "healthy": healthy, "pool": svc.pool}
@@ -164,33 +164,28 @@ class LocalBackend(Backend):
         return killed
 
     # --- what faults need -----------------------------------------------------------------------
+    def running(self, state: StackState, name: str) -> bool:
+        """True when the service's process runs (paused counts as running)."""
+        svc = state.services[name]
+        return svc.process is not None and is_alive(svc.process)
+
     def restart(self, run_dir: Path, name: str, deadline_s: float = 30.0) -> None:
         """Start a killed service again with its original command (the undo of process.kill)."""
-        restart_service(run_dir, name, deadline_s)
+        state = StackState.load(run_dir)
+        svc = state.services[name]
+        if state.status in ("down", "failed") or svc.process is None or svc.env is None:
+            return  # the stack is gone: nothing to bring back
+        if is_alive(svc.process):
+            return  # restarted already, or the kill never landed
+        _spawn_and_wait(state, name, svc.env, deadline_s)
 
     def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = 30.0) -> None:
         """Stop a service and start it again with `env` (a configuration swap or its undo)."""
-        respawn(run_dir, name, env, deadline_s)
-
-
-def restart_service(run_dir: Path, name: str, deadline_s: float = 30.0) -> None:
-    """Start a killed local service again with its original command (the undo of process.kill)."""
-    state = StackState.load(run_dir)
-    svc = state.services[name]
-    if state.status in ("down", "failed") or svc.process is None or svc.env is None:
-        return  # the stack is gone: nothing to bring back
-    if is_alive(svc.process):
-        return  # restarted already, or the kill never landed
-    _spawn_and_wait(state, name, svc.env, deadline_s)
-
-
-def respawn(run_dir: Path, name: str, env: dict[str, str], deadline_s: float = 30.0) -> None:
-    """Stop a local service and start it again with `env` (a configuration swap or its undo)."""
-    state = StackState.load(run_dir)
-    svc = state.services[name]
-    if svc.process is not None:
-        stop_group(svc.process, STOP_GRACE_S)
-    _spawn_and_wait(state, name, env, deadline_s)
+        state = StackState.load(run_dir)
+        svc = state.services[name]
+        if svc.process is not None:
+            stop_group(svc.process, STOP_GRACE_S)
+        _spawn_and_wait(state, name, env, deadline_s)
 
 
 def _spawn_and_wait(state: StackState, name: str, env: dict[str, str], deadline_s: float) -> None:

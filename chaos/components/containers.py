@@ -62,6 +62,11 @@ def find(client: Any, container_id: str) -> Any | None:
         return None
 
 
+def lookup(container_id: str | None) -> Any | None:
+    """The container with this id on this machine's engine, or None when it is gone (or no id)."""
+    return find(connect(), container_id) if container_id else None
+
+
 def stop_and_remove(client: Any, container: Any, grace_s: float) -> bool:
     """Stop (SIGTERM, then SIGKILL after grace) and remove; True when it had to be killed."""
     killed = False

@@ -24,6 +24,11 @@ class _ProcessFault(Fault):
     def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
         return [service_named(stack, self.service)]
 
+    def _restart_undo(self, ctx: FaultContext) -> dict:
+        """The undo of a fault that leaves the service stopped: start it again through its backend."""
+        return {"kind": "process.restart", "run_dir": ctx.state.run_dir, "service": self.service,
+                "backend": ctx.state.backend}
+
     def _target(self, ctx: FaultContext) -> ProcessRecord | str:
         """The service's process group (local backend) or container id (docker backend)."""
         svc = ctx.state.services[self.service]
@@ -57,8 +62,7 @@ class Kill(_ProcessFault):
 
     def inject(self, ctx: FaultContext) -> list[int]:
         target = self._target(ctx)
-        undo = {"kind": "process.restart", "run_dir": ctx.state.run_dir, "service": self.service,
-                "backend": ctx.state.backend}
+        undo = self._restart_undo(ctx)
         if isinstance(target, str):
             return [ctx.apply(self, self.service, undo, lambda: _container(target).kill("SIGKILL"))]
         return [ctx.apply(self, self.service, undo, lambda: signal_group(target, signal.SIGKILL))]
@@ -77,8 +81,7 @@ class Restart(_ProcessFault):
         from chaos.procs import stop_group
 
         target = self._target(ctx)
-        undo = {"kind": "process.restart", "run_dir": ctx.state.run_dir, "service": self.service,
-                "backend": ctx.state.backend}
+        undo = self._restart_undo(ctx)
 
         def bounce() -> None:
             if isinstance(target, str):
@@ -92,11 +95,10 @@ class Restart(_ProcessFault):
 
 def _container(container_id: str):
     from chaos.components import containers
+    from chaos.errors import InfraError
 
-    found = containers.find(containers.connect(), container_id)
+    found = containers.lookup(container_id)
     if found is None:
-        from chaos.errors import InfraError
-
         raise InfraError(f"container {container_id[:12]} no longer exists")
     return found
 
@@ -110,7 +112,7 @@ def _resume(undo: dict) -> None:
 def _unpause(undo: dict) -> None:
     from chaos.components import containers
 
-    container = containers.find(containers.connect(), undo["container"])
+    container = containers.lookup(undo["container"])
     if container is not None and container.status == "paused":
         container.unpause()
 
@@ -138,7 +140,7 @@ def _running(undo: dict) -> str | None:
 def _unpaused(undo: dict) -> str | None:
     from chaos.components import containers
 
-    container = containers.find(containers.connect(), undo["container"])
+    container = containers.lookup(undo["container"])
     if container is not None and container.status == "paused":
         return f"container of {undo['service']} ({container.name}) is still paused"
     return None
@@ -151,5 +153,6 @@ def _restarted(undo: dict) -> str | None:
     state = StackState.load(undo["run_dir"])
     if state.status != "up":
         return None  # the stack is gone, and the killed service with it
-    row = backends.get(state.backend).status(state).get(undo["service"], {})
-    return None if row.get("alive") else f"{undo['service']} was killed and is not running again"
+    if backends.get(state.backend).running(state, undo["service"]):
+        return None
+    return f"{undo['service']} was killed and is not running again"

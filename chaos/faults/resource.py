@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from chaos.components import containers
 from chaos.faults import register, register_check, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, service_named
 from chaos.stack import Stack
@@ -34,7 +35,9 @@ class CpuLimit(Fault):
         container_id = ctx.state.services[self.service].container_id
         if not container_id:
             raise FaultError(f"service {self.service!r} has no container", "service")
-        container = _container(container_id)
+        container = containers.lookup(container_id)
+        if container is None:
+            raise FaultError(f"the container of {self.service!r} no longer exists", "service")
         host = container.attrs["HostConfig"]
         undo = {"kind": "resource.cpu_restore", "container": container_id, "service": self.service,
                 "cpu_quota": host.get("CpuQuota") or -1, "cpu_period": host.get("CpuPeriod") or CPU_PERIOD_US}
@@ -43,15 +46,9 @@ class CpuLimit(Fault):
                           lambda: container.update(cpu_period=CPU_PERIOD_US, cpu_quota=quota))]
 
 
-def _container(container_id: str):
-    from chaos.components import containers
-
-    return containers.find(containers.connect(), container_id)
-
-
 @register_undo("resource.cpu_restore")
 def _restore(undo: dict) -> None:
-    container = _container(undo["container"])
+    container = containers.lookup(undo["container"])
     if container is not None:
         # -1 is "no quota"; Docker reads 0 as "leave unchanged", which would keep the squeeze.
         container.update(cpu_period=undo["cpu_period"], cpu_quota=undo["cpu_quota"])
@@ -59,7 +56,7 @@ def _restore(undo: dict) -> None:
 
 @register_check("resource.cpu_restore")
 def _restored(undo: dict) -> str | None:
-    container = _container(undo["container"])
+    container = containers.lookup(undo["container"])
     if container is None:
         return None
     quota = container.attrs["HostConfig"].get("CpuQuota") or -1
