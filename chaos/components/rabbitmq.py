@@ -117,6 +117,11 @@ class ManagementClient:
         """/api/overview."""
         return self._call("GET", "/api/overview")  # type: ignore[return-value]
 
+    def queue_depths(self) -> dict[str, int]:
+        """Messages ready or unacknowledged in each queue, by queue name."""
+        queues = self._call("GET", "/api/queues?columns=name,messages") or []
+        return {q["name"]: int(q.get("messages") or 0) for q in queues}  # type: ignore[union-attr]
+
     def connections(self) -> list[dict]:
         """Every open client connection."""
         return self._call("GET", "/api/connections")  # type: ignore[return-value]

@@ -107,7 +107,7 @@ def rabbitmq(name: str, svc: ServiceState) -> Source | None:
         try:
             overview = client.overview()
             limit = client.connection_limit()
-            queues = client._call("GET", "/api/queues?columns=name,messages")  # noqa: SLF001
+            depths = client.queue_depths()
         except InfraError as exc:
             raise SourceError(str(exc)) from None
         totals = overview.get("object_totals", {})
@@ -115,9 +115,8 @@ def rabbitmq(name: str, svc: ServiceState) -> Source | None:
                for k in ("connections", "channels", "queues", "consumers")]
         if limit is not None:
             out.append(Sample(t=t, source=source, name="rabbitmq_connection_limit", labels={}, value=float(limit)))
-        for q in queues or []:
-            out.append(Sample(t=t, source=source, name="rabbitmq_queue_messages", labels={"queue": q["name"]},
-                              value=float(q.get("messages") or 0)))
+        out += [Sample(t=t, source=source, name="rabbitmq_queue_messages", labels={"queue": queue}, value=float(n))
+                for queue, n in depths.items()]
         return out
 
     return Source(source, read)

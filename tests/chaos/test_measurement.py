@@ -14,6 +14,7 @@ from chaos.metrics.sampler import Sampler
 from chaos.metrics.sources import sources_for
 from chaos.metrics.timeline import Timeline
 from chaos.sli import RatioSLI, Selector, counter_delta, evaluate
+from runstack.metadata import QUEUE
 from runstack.traffic import drive
 from tests.chaos.engine_helpers import assert_nothing_left, only_run_dir, result
 from tests.conftest import ROOT, chaosgate, require_docker
@@ -78,6 +79,10 @@ def test_slis_agree_with_the_schedulers_own_counts(tmp_path: Path) -> None:
         sel = Selector(name="runstack_runs_total", equal={"status": status, "reason": reason})
         measured = counter_delta(timeline, "scheduler", sel, t0 - 0.5, t1)
         assert abs(measured - n) <= 0.01 * n, (key, measured, n)
+    with sqlite3.connect(timeline.path) as db:
+        queues = {r[0] for r in db.execute(
+            "SELECT DISTINCT json_extract(labels, '$.queue') FROM samples WHERE name = 'rabbitmq_queue_messages'")}
+    assert QUEUE in queues, f"the broker source reads queue depths: {queues}"
     sli = RatioSLI(kind="ratio", good='runstack_runs_total{status="succeeded"}', total="runstack_runs_total")
     api_ratio = finished.get("succeeded:", 0) / sum(finished.values())
     assert abs(evaluate(timeline, sli, "scheduler", t0 - 0.5, t1).value - api_ratio) <= 0.01
