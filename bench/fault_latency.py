@@ -73,7 +73,8 @@ def measure(backend_name: str, repeats: int) -> None:
     try:
         for spec in FAULTS:
             fault = parse(spec)
-            if backend_name not in fault.backends:
+            if why := fault.unsupported(backend_name):
+                print(f"{backend_name:8} {fault.type:26} skipped: {why}")
                 continue
             inject_ms, rollback_ms = [], []
             for i in range(min(repeats, SLOW.get(fault.type, repeats))):

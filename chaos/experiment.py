@@ -135,9 +135,8 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
     targets = []
     for i, fault in enumerate(spec.faults):
         try:
-            if spec.backend not in fault.backends:
-                raise FaultError(f"{fault.type} needs the {' or '.join(sorted(fault.backends))} backend "
-                                 f"(this run uses {spec.backend})", "type")
+            if why := fault.unsupported(spec.backend):
+                raise FaultError(f"{fault.type} on the {spec.backend} backend {why}", "type")
             targets.append(fault.resolve(stack, spec.allow_hosts))
         except FaultError as exc:
             problems.append(doc.error(["faults", i, *([exc.field] if exc.field else [])], str(exc)))

@@ -25,10 +25,12 @@ class Result:
     err: str
 
 
-def chaosgate(*args: str, cwd: Path | None = None, timeout: float = COMMAND_DEADLINE_S) -> Result:
-    """Run `python -m chaos ARGS` as a user would, bounded by a deadline."""
+def chaosgate(*args: str, cwd: Path | None = None, timeout: float = COMMAND_DEADLINE_S,
+              env: dict[str, str] | None = None) -> Result:
+    """Run `python -m chaos ARGS` as a user would (with `env` added), bounded by a deadline."""
     proc = subprocess.run([sys.executable, "-m", "chaos", *args], cwd=cwd or ROOT, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          env={**os.environ, **env} if env else None)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

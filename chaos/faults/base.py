@@ -37,12 +37,14 @@ class Fault(BaseModel):
                           "(default: what the fault touches; a release swap names the released component)")
 
     family: ClassVar[str] = ""
-    #: The backends this fault can act on (checked before anything starts).
-    backends: ClassVar[frozenset[str]] = frozenset({"local", "docker"})
 
     def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
         """The targets this fault will touch in `stack`; FaultError when there are none."""
         raise NotImplementedError
+
+    def unsupported(self, backend: str) -> str | None:
+        """Why this fault cannot act on `backend` here, or None (asked before anything starts)."""
+        return None
 
     def inject(self, ctx: "FaultContext") -> list[int]:
         """Inject on every target; journal ids of what was recorded."""

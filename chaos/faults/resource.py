@@ -1,18 +1,22 @@
-"""Resource faults on the docker backend: squeeze a container's CPU to a share of a core.
+"""Resource faults: squeeze a service's CPU to a share of a core.
 
-The limit is a CFS quota changed on the running container (`update`), which is why the docker
-backend never creates containers with nano_cpus: Docker cannot change the quota of those.
+The limit is a CFS quota. On the docker backend it is changed on the running container
+(`update`), which is why that backend never creates containers with nano_cpus: Docker cannot
+change the quota of those. On the local backend the service's process group is moved into a
+cgroup of its own for the fault's length (`chaos/components/cgroups.py`).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
-from chaos.components import containers
+from chaos.components import cgroups, containers
 from chaos.faults import register, register_check, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, service_named
+from chaos.procs import group_members
 from chaos.stack import Stack
 
 #: The CFS period chaosgate sets (Docker's default): the quota is a share of it.
@@ -21,27 +25,40 @@ CPU_PERIOD_US = 100_000
 
 @register("resource.cpu")
 class CpuLimit(Fault):
-    """Limit a service's container to `cpus` cores (e.g. 0.1) while the fault lasts."""
+    """Limit a service to `cpus` cores (e.g. 0.1) while the fault lasts."""
 
     type: Literal["resource.cpu"]
     service: str
-    cpus: float = Field(gt=0.0, le=64.0, description="cores the container may use, e.g. 0.1")
-    backends: ClassVar[frozenset[str]] = frozenset({"docker"})
+    cpus: float = Field(gt=0.0, le=64.0, description="cores the service may use, e.g. 0.1")
 
     def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
         return [service_named(stack, self.service)]
 
+    def unsupported(self, backend: str) -> str | None:
+        return cgroups.unavailable() if backend == "local" else None
+
     def inject(self, ctx: FaultContext) -> list[int]:
-        container_id = ctx.state.services[self.service].container_id
-        if not container_id:
-            raise FaultError(f"service {self.service!r} has no container", "service")
+        quota = max(int(self.cpus * CPU_PERIOD_US), 1000)  # the kernel's smallest quota is 1 ms
+        svc = ctx.state.services[self.service]
+        if svc.container_id:
+            return self._inject_container(ctx, svc.container_id, quota)
+        if svc.process is None:
+            raise FaultError(f"service {self.service!r} has neither a process nor a container", "service")
+        pids = group_members(svc.process.pid)
+        if not pids:
+            raise FaultError(f"service {self.service!r} has no running process", "service")
+        origin = cgroups.cpu_cgroup_of(pids[0])
+        group = origin / f"chaosgate-{ctx.run_id}-{self.service}"
+        undo = {"kind": "resource.cpu_release", "cgroup": str(group), "origin": str(origin), "service": self.service}
+        return [ctx.apply(self, self.service, undo, lambda: cgroups.limit(group, pids, quota, CPU_PERIOD_US))]
+
+    def _inject_container(self, ctx: FaultContext, container_id: str, quota: int) -> list[int]:
         container = containers.lookup(container_id)
         if container is None:
             raise FaultError(f"the container of {self.service!r} no longer exists", "service")
         host = container.attrs["HostConfig"]
         undo = {"kind": "resource.cpu_restore", "container": container_id, "service": self.service,
                 "cpu_quota": host.get("CpuQuota") or -1, "cpu_period": host.get("CpuPeriod") or CPU_PERIOD_US}
-        quota = max(int(self.cpus * CPU_PERIOD_US), 1000)  # the kernel's smallest quota is 1 ms
         return [ctx.apply(self, self.service, undo,
                           lambda: container.update(cpu_period=CPU_PERIOD_US, cpu_quota=quota))]
 
@@ -62,4 +79,16 @@ def _restored(undo: dict) -> str | None:
     quota = container.attrs["HostConfig"].get("CpuQuota") or -1
     if quota != undo["cpu_quota"]:
         return f"{undo['service']} is still limited to a CPU quota of {quota} µs per {CPU_PERIOD_US} µs"
+    return None
+
+
+@register_undo("resource.cpu_release")
+def _release(undo: dict) -> None:
+    cgroups.release(Path(undo["cgroup"]), Path(undo["origin"]))
+
+
+@register_check("resource.cpu_release")
+def _released(undo: dict) -> str | None:
+    if Path(undo["cgroup"]).exists():
+        return f"{undo['service']} is still limited by the cgroup {undo['cgroup']}"
     return None

@@ -66,7 +66,7 @@ def test_capacity_fill_needs_a_declared_hook(tmp_path) -> None:
     assert "shared-pool, run-pool" in result.err
 
 
-def test_a_docker_only_fault_on_the_local_backend_is_refused_before_anything_starts(tmp_path) -> None:
+def test_a_fault_this_host_cannot_carry_out_is_refused_before_anything_starts(tmp_path) -> None:
     from tests.conftest import ROOT
 
     exp = tmp_path / "cpu.yaml"
@@ -74,7 +74,11 @@ def test_a_docker_only_fault_on_the_local_backend_is_refused_before_anything_sta
                    "phases: {warmup: 1s, baseline: 1s, fault: 2s, recovery: 1s}\n"
                    "faults:\n  - {type: resource.cpu, service: scheduler, cpus: 0.2}\n"
                    f"surfaces: {{s: {{services: [scheduler], slis: {{up: {{kind: gauge, metric: up}}}}}}}}\n")
-    local = chaosgate("run", str(exp), "--dry-run")
+    # A host without the cgroup v1 cpu controller (where it is said to be) cannot limit local processes.
+    nowhere = {"CHAOSGATE_CPU_CGROUP": str(tmp_path / "no-cgroup")}
+    local = chaosgate("run", str(exp), "--dry-run", env=nowhere)
     assert local.code == 3
-    assert f"{exp}:5: faults.0.type: resource.cpu needs the docker backend (this run uses local)" in local.err
-    assert chaosgate("run", str(exp), "--dry-run", "--backend", "docker").code == 0
+    assert (f"{exp}:5: faults.0.type: resource.cpu on the local backend needs the cgroup v1 cpu controller "
+            f"at {tmp_path / 'no-cgroup'}") in local.err
+    assert "Traceback" not in local.err
+    assert chaosgate("run", str(exp), "--dry-run", "--backend", "docker", env=nowhere).code == 0

@@ -111,3 +111,51 @@ def test_sigterm_during_up_stops_everything_started(out: Path) -> None:
     final = stack_state(out)
     pids = recorded_pids(final)
     assert live(pids) == [] and group_pids(pids) == []
+
+
+def test_cpu_limit_throttles_the_process_group_until_rolled_back(tmp_path: Path) -> None:
+    from pydantic import TypeAdapter
+
+    from chaos.backends.local import LocalBackend
+    from chaos.backends.state import StackState
+    from chaos.components import cgroups
+    from chaos.experiment import FaultSpec
+    from chaos.faults import FaultContext
+    from chaos.journal import Journal
+    from chaos.reconcile import rollback_journal, verify_gone
+    from chaos.stack import load_stack
+
+    assert cgroups.unavailable() is None, cgroups.unavailable()
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("name: cpu\nservices:\n  echo:\n    ports: ['8000']\n    x-chaosgate:\n"
+                       f"      local: [python, {STACKS / 'mini' / 'app.py'}]\n      health: {{http: /healthz}}\n")
+    stack = load_stack(compose, use_environ=False)
+    backend = LocalBackend()
+    state = backend.up(stack, tmp_path / "run")
+    pid = state.services["echo"].process.pid
+    origin = cgroups.cpu_cgroup_of(pid)
+    burn = f"http://127.0.0.1:{state.services['echo'].ports[8000]}/burn?ms=2000"
+
+    def share() -> float:
+        """Cores a 2 s busy loop in the service got."""
+        t0 = time.monotonic()
+        cpu = float(requests.get(burn, timeout=30).text)
+        return cpu / (time.monotonic() - t0)
+
+    try:
+        journal = Journal(tmp_path)
+        spec = TypeAdapter(FaultSpec).validate_python({"type": "resource.cpu", "service": "echo", "cpus": 0.1})
+        spec.inject(FaultContext("t", stack, state, journal))
+        group = cgroups.cpu_cgroup_of(pid)
+        assert group.parent == origin and group.name == "chaosgate-t-echo", group
+        assert (group / "cpu.cfs_quota_us").read_text().strip() == "10000"
+        throttled0 = cgroups.throttled_periods(group)
+        limited = share()
+        assert cgroups.throttled_periods(group) > throttled0, "the kernel throttled the service"
+        assert limited < 0.3, f"a busy loop got {limited:.2f} cores under a 0.1-core limit"
+        assert verify_gone(journal) != []
+        assert rollback_journal(journal) == [] and verify_gone(journal) == []
+        assert not group.exists() and cgroups.cpu_cgroup_of(pid) == origin, "back where it was"
+        assert share() > 0.3, "unlimited again"
+    finally:
+        backend.down(StackState.load(state.run_dir))

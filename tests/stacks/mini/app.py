@@ -1,9 +1,12 @@
-"""A tiny service for chaosgate's own tests: `echo` answers; `front` calls echo and the broker."""
+"""A tiny service for chaosgate's own tests: `echo` answers (and burns CPU on request); `front` calls echo
+and the broker."""
 
 import http.server
 import os
 import socket
 import sys
+import time
+import urllib.parse
 import urllib.request
 
 
@@ -27,6 +30,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with socket.create_connection((host, int(port)), timeout=5) as s:
                 s.sendall(b"AMQP\x00\x00\x09\x01")
                 return self._send(200, s.recv(8)[:4])
+        if self.path.startswith("/burn"):
+            # A busy loop of `ms` wall milliseconds; answers the CPU seconds it got (a CPU fault's probe).
+            ms = int(urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("ms", ["1000"])[0])
+            cpu0, end = time.thread_time(), time.monotonic() + ms / 1000
+            while time.monotonic() < end:
+                pass
+            return self._send(200, f"{time.thread_time() - cpu0:.4f}\n".encode())
         return self._send(404, b"no\n")
 
     def _send(self, code, body):
