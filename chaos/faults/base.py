@@ -14,6 +14,7 @@ from chaos.backends.state import StackState
 from chaos.components.toxiproxy import ToxiproxyClient
 from chaos.durations import Duration
 from chaos.journal import Journal
+from chaos.procs import ProcessRecord
 from chaos.stack import Stack
 
 
@@ -95,6 +96,16 @@ def service_named(stack: Stack, name: str) -> str:
     if name not in stack.services:
         raise FaultError(f"no service {name!r} in the stack (services: {', '.join(stack.services)})", "service")
     return name
+
+
+def service_target(ctx: FaultContext, service: str) -> ProcessRecord | str:
+    """The service's process group (local backend) or container id (docker backend)."""
+    svc = ctx.state.services[service]
+    if svc.container_id:
+        return svc.container_id
+    if svc.process is None:
+        raise FaultError(f"service {service!r} has neither a process nor a container", "service")
+    return svc.process
 
 
 def check_host(url: str, allow_hosts: list[str], field_name: str) -> None:

@@ -13,7 +13,7 @@ from pydantic import Field
 from chaos.backends.state import StackState
 from chaos.durations import Duration
 from chaos.faults import register, register_check, register_undo
-from chaos.faults.base import Fault, FaultContext, FaultError, service_named
+from chaos.faults.base import Fault, FaultContext, service_named, service_target
 from chaos.procs import ProcessRecord, group_members, is_alive, signal_group
 from chaos.stack import Stack
 
@@ -29,15 +29,6 @@ class _ProcessFault(Fault):
         return {"kind": "process.restart", "run_dir": ctx.state.run_dir, "service": self.service,
                 "backend": ctx.state.backend}
 
-    def _target(self, ctx: FaultContext) -> ProcessRecord | str:
-        """The service's process group (local backend) or container id (docker backend)."""
-        svc = ctx.state.services[self.service]
-        if svc.container_id:
-            return svc.container_id
-        if svc.process is None:
-            raise FaultError(f"service {self.service!r} has neither a process nor a container", "service")
-        return svc.process
-
 
 @register("process.pause")
 class Pause(_ProcessFault):
@@ -46,7 +37,7 @@ class Pause(_ProcessFault):
     type: Literal["process.pause"]
 
     def inject(self, ctx: FaultContext) -> list[int]:
-        target = self._target(ctx)
+        target = service_target(ctx, self.service)
         if isinstance(target, str):
             undo = {"kind": "container.unpause", "container": target, "service": self.service}
             return [ctx.apply(self, self.service, undo, lambda: _container(target).pause())]
@@ -61,7 +52,7 @@ class Kill(_ProcessFault):
     type: Literal["process.kill"]
 
     def inject(self, ctx: FaultContext) -> list[int]:
-        target = self._target(ctx)
+        target = service_target(ctx, self.service)
         undo = self._restart_undo(ctx)
         if isinstance(target, str):
             return [ctx.apply(self, self.service, undo, lambda: _container(target).kill("SIGKILL"))]
@@ -80,7 +71,7 @@ class Restart(_ProcessFault):
         from chaos import backends
         from chaos.procs import stop_group
 
-        target = self._target(ctx)
+        target = service_target(ctx, self.service)
         undo = self._restart_undo(ctx)
 
         def bounce() -> None:

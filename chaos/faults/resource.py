@@ -15,7 +15,7 @@ from pydantic import Field
 
 from chaos.components import cgroups, containers
 from chaos.faults import register, register_check, register_undo
-from chaos.faults.base import Fault, FaultContext, FaultError, service_named
+from chaos.faults.base import Fault, FaultContext, FaultError, service_named, service_target
 from chaos.procs import group_members
 from chaos.stack import Stack
 
@@ -39,12 +39,10 @@ class CpuLimit(Fault):
 
     def inject(self, ctx: FaultContext) -> list[int]:
         quota = max(int(self.cpus * CPU_PERIOD_US), 1000)  # the kernel's smallest quota is 1 ms
-        svc = ctx.state.services[self.service]
-        if svc.container_id:
-            return self._inject_container(ctx, svc.container_id, quota)
-        if svc.process is None:
-            raise FaultError(f"service {self.service!r} has neither a process nor a container", "service")
-        pids = group_members(svc.process.pid)
+        target = service_target(ctx, self.service)
+        if isinstance(target, str):
+            return self._inject_container(ctx, target, quota)
+        pids = group_members(target.pid)
         if not pids:
             raise FaultError(f"service {self.service!r} has no running process", "service")
         origin = cgroups.cpu_cgroup_of(pids[0])
