@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import socket
 import threading
@@ -15,6 +16,7 @@ _issued: set[int] = set()
 _lock = threading.Lock()
 
 
+@functools.cache
 def _candidates() -> tuple[int, int]:
     """Ports below the kernel's ephemeral range, which outgoing connections never take."""
     try:

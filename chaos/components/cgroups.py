@@ -97,5 +97,4 @@ def _move(pid: int, group: Path) -> None:
     except ProcessLookupError:
         pass  # it exited: nothing to move
     except OSError as exc:
-        if exc.errno != errno.ESRCH:
-            raise CgroupError(f"cannot move pid {pid} to {group}: {exc}") from None
+        raise CgroupError(f"cannot move pid {pid} to {group}: {exc}") from None
