@@ -1,16 +1,21 @@
 """Blast radius: which surfaces degraded against their own baseline, how much, how long, how
-fast they recovered — classified as target, direct dependent (one link away) or beyond."""
+fast they recovered — classified as target, direct dependent (one link away) or beyond.
+
+"Degraded" is decided by the gate's statistics (`chaos.gate.stats.compare`): the fault phase's
+observations against the baseline phase's, degraded only when the whole interval of the
+worsening is beyond the SLI's tolerance; unknown when either phase has too few samples.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
-
+from chaos.gate.stats import compare
+from chaos.observations import observe
+from chaos.result import BlastRadius, Class, RunResult, SLIImpact, SurfaceImpact
 from chaos.sli import SLIValue, evaluate
 
 if TYPE_CHECKING:
-    from chaos.engine import RunResult
     from chaos.experiment import LoadedExperiment
     from chaos.metrics.timeline import Timeline
 
@@ -19,36 +24,10 @@ WINDOW_S = 5.0
 STEP_S = 1.0
 #: Consecutive healthy windows after the fault ends that count as recovered.
 RECOVERED_AFTER = 3
-Class = Literal["target", "direct", "beyond"]
-
-
-class SLIImpact(BaseModel):
-    sli: str
-    baseline: float | None
-    fault: float | None
-    recovery: float | None
-    degraded: bool | None = Field(description="None: not enough data to tell")
-    magnitude: float | None = Field(None, description="relative change in the bad direction")
-
-
-class SurfaceImpact(BaseModel):
-    surface: str
-    classification: Class
-    degraded: bool | None
-    magnitude: float | None = None
-    degraded_s: float | None = Field(None, description="seconds of degraded windows from fault start on")
-    time_to_recover_s: float | None = Field(None, description="after the fault ended; None if it did not")
-    slis: list[SLIImpact] = Field(default_factory=list)
-
-
-class BlastRadius(BaseModel):
-    target_services: list[str]
-    surfaces: list[SurfaceImpact]
-    radius: list[str] = Field(description="non-target surfaces that degraded")
-    unknown: list[str] = Field(description="non-target surfaces without enough data to tell")
-    score: float = Field(description="0-100: weight of degraded non-target surfaces over all of them")
-    expected: list[str]
-    contained: bool | None = Field(description="radius within expected; None when unknown surfaces could hide spread")
+#: Error level over all of a run's SLIs (Bonferroni: each SLI is judged at ALPHA / their number).
+ALPHA = 0.05
+#: Fewer observations than this in either phase (events, or per-second values): unknown.
+MIN_SAMPLES = 5
 
 
 def is_degraded(sli, baseline: float | None, value: float | None) -> tuple[bool | None, float | None]:
@@ -87,19 +66,34 @@ def classify(exp: "LoadedExperiment", services: list[str], targets: set[str]) ->
     return "beyond"
 
 
-def blast_radius(exp: "LoadedExperiment", result: "RunResult", tl: "Timeline") -> BlastRadius:
+def judge(tl: "Timeline", sli, source: str, baseline: tuple[float, float], fault: tuple[float, float],
+          window_s: float, alpha: float) -> tuple[bool | None, str]:
+    """Degraded (True), not shown degraded (False) or unknown (None), and how it was decided."""
+    d = compare(observe(tl, sli, source, *baseline, window_s), observe(tl, sli, source, *fault, window_s),
+                better=sli.better, relative=sli.tolerance_pct / 100.0, floor=sli.tolerance, alpha=alpha,
+                min_samples=MIN_SAMPLES)
+    degraded = {"FAIL": True, "PASS": False}.get(d.verdict, None if d.effect is None else False)
+    return degraded, f"{d.method}: {d.reason}"
+
+
+def blast_radius(exp: "LoadedExperiment", result: RunResult, tl: "Timeline") -> BlastRadius:
     """The run's blast radius from its per-phase SLIs and the timeline."""
     targets = target_services(exp)
     fault_t0, fault_t1 = result.phases["fault"]
     end = result.phases.get("recovery", (fault_t1, fault_t1))[1]
+    alpha = ALPHA / max(1, sum(len(s.slis) for s in exp.surfaces.values()))
     impacts = []
     for name, surface in exp.surfaces.items():
         slis = []
         for sli_name, sli in surface.slis.items():
             phases: dict[str, SLIValue] = result.slis.get(name, {}).get(sli_name, {})
             b, f, r = (phases.get(p, SLIValue(value=None)).value for p in ("baseline", "fault", "recovery"))
-            degraded, magnitude = is_degraded(sli, b, f)
-            slis.append(SLIImpact(sli=sli_name, baseline=b, fault=f, recovery=r, degraded=degraded, magnitude=magnitude))
+            magnitude = is_degraded(sli, b, f)[1]
+            degraded, judged = (None, "no baseline phase") if "baseline" not in result.phases else judge(
+                tl, sli, sli.source or surface.services[0], result.phases["baseline"], result.phases["fault"],
+                exp.spec.sample_interval, alpha)
+            slis.append(SLIImpact(sli=sli_name, baseline=b, fault=f, recovery=r, degraded=degraded,
+                                  magnitude=magnitude, judged=judged))
         flags = [s.degraded for s in slis]
         degraded = True if any(flags) else (None if None in flags else False)
         impact = SurfaceImpact(surface=name, classification=classify(exp, surface.services, targets),

@@ -153,6 +153,53 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 3 if failed else 0
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    from chaos.gate.policy import load_policy
+    from chaos.gate.waivers import load_waivers
+
+    policy = load_policy(args.policy, parse_sets(args.candidate), parse_sets(args.baseline), parse_sets(args.set),
+                         args.backend, args.only)
+    if args.repeats is not None:
+        if not 1 <= args.repeats <= 20:
+            raise InputError("--repeats", f"{args.repeats} is not between 1 and 20")
+        policy.spec.repeats = args.repeats
+    waiver_file = args.waivers or (str(policy.path.parent / policy.spec.waivers) if policy.spec.waivers else None)
+    waivers = load_waivers(waiver_file) if waiver_file else []
+    if args.from_dir:
+        from chaos.gate.runner import rejudge
+
+        verdict = rejudge(policy, Path(args.from_dir), waivers)
+    else:
+        from chaos.gate.runner import Gate
+
+        gate = Gate(policy, Path(args.out), say, seed=args.seed, fail_fast=False if args.no_fail_fast else None,
+                    waivers=waivers)
+        say(f"gate {policy.spec.name}: {len(policy.experiments)} experiment(s) x {policy.spec.repeats} repeat(s) x "
+            f"baseline/candidate, into {gate.dir}")
+        verdict = gate.run()
+    _print_verdict(verdict)
+    code = verdict.exit_code
+    if verdict.verdict == "WARN" and args.fail_on == "warn":
+        code = 1
+    return code
+
+
+def _print_verdict(v) -> None:
+    from chaos.gate.outputs import MEANING
+
+    print(f"gate {v.policy}: {v.verdict} — {MEANING[v.verdict]} (exit {v.exit_code})")
+    for reason in v.reasons:
+        print(f"  {reason}")
+    print("criteria:")
+    for c in v.criteria:
+        print(f"  {c.verdict:<12} {c.criterion} [{c.experiment}]{' (critical)' if c.critical else ''}")
+    for w in v.warnings:
+        print(f"  warning: {w}")
+    if v.wall_s is not None:
+        print(f"wall time {v.wall_s:.0f}s for {v.declared_s:.0f}s of declared phases")
+    print(f"gate directory: {v.gate_dir}")
+
+
 # --- parser --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one subcommand per job, each with its own --help."""
@@ -196,6 +243,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the experiment JSON Schema (for editors)")
     schema.set_defaults(func=cmd_schema)
+
+    gate = sub.add_parser(
+        "gate", help="judge a candidate against the baseline: PASS / WARN / FAIL / INCONCLUSIVE",
+        description="Run a gate policy's experiments for the baseline and the candidate (interleaved), compare "
+                    "them, and decide whether the candidate may be promoted. Writes verdict.json, junit.xml and "
+                    "summary.md into the gate directory.",
+        epilog="Exit codes: 0 PASS (and WARN unless --fail-on warn), 1 FAIL, 2 INCONCLUSIVE (blocks: chaosgate "
+               "could not tell), 3 invalid input or chaosgate's own failure.")
+    gate.add_argument("policy", help="gate policy YAML (e.g. gates/pre-promotion.yaml)")
+    gate.add_argument("--candidate", action="append", metavar="VAR=VALUE",
+                      help="the candidate, as you name it, e.g. TELEMETRY_RELEASE=1.5.0-rc1 (repeatable)")
+    gate.add_argument("--baseline", action="append", metavar="VAR=VALUE", help="override the baseline set")
+    gate.add_argument("--set", action="append", metavar="VAR=VALUE",
+                      help="an experiment variable for both sides (repeatable)")
+    gate.add_argument("--backend", choices=["local", "docker"], help="override the experiments' backend")
+    gate.add_argument("--only", action="append", metavar="NAME",
+                      help="run only the policy's experiments with this name (glob; repeatable)")
+    gate.add_argument("--repeats", type=int, help="runs per experiment and side (default: the policy's)")
+    gate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: %(default)s)")
+    gate.add_argument("--fail-on", choices=["fail", "warn"], default="fail",
+                      help="warn: a WARN verdict exits 1 too (default: %(default)s)")
+    gate.add_argument("--no-fail-fast", action="store_true",
+                      help="run everything even after a critical criterion failed")
+    gate.add_argument("--waivers", help="waivers file (default: the policy's 'waivers')")
+    gate.add_argument("--from", dest="from_dir", metavar="GATE_DIR",
+                      help="judge a gate directory's stored runs again; nothing is run")
+    gate.add_argument("--out", default=DEFAULT_OUT, help="folder for gate and run directories (default: %(default)s)")
+    gate.set_defaults(func=cmd_gate)
 
     rollback = sub.add_parser("rollback", help="reconcile after a crash: undo every fault a journal lists",
                               description="Undo faults that journals say may still be injected, and stop "

@@ -10,9 +10,7 @@ import time
 import traceback
 import uuid
 from pathlib import Path
-from typing import Callable, Literal
-
-from pydantic import BaseModel, Field
+from typing import TYPE_CHECKING, Callable
 
 from chaos import backends
 from chaos.backends.state import StackState
@@ -26,14 +24,16 @@ from chaos.metrics.sampler import Sampler
 from chaos.metrics.sources import sources_for
 from chaos.metrics.timeline import Timeline
 from chaos.reconcile import claim, reconcile_all, rollback_journal, verify_gone
+from chaos.result import FaultRecord, CheckResult, LoadTotals, Rollback, RunResult, Status
 from chaos.sli import SLIValue, evaluate
+
+if TYPE_CHECKING:
+    from chaos.stackpool import Lease
 
 #: Seconds between engine ticks (fault schedule, stop conditions, progress).
 TICK_S = 0.25
 #: Seconds between progress lines on the terminal.
 PROGRESS_EVERY_S = 5.0
-RESULT_FILE = "result.json"
-Status = Literal["completed", "aborted", "inconclusive", "failed"]
 
 
 class Stop(Exception):
@@ -44,51 +44,17 @@ class Stop(Exception):
         self.status, self.reason = status, reason
 
 
-class FaultRecord(BaseModel):
-    type: str
-    targets: list[str]
-    injected_at: float | None = None
-    removed_at: float | None = None
-    journal_ids: list[int] = Field(default_factory=list)
-
-
-class CheckResult(BaseModel):
-    sli: str
-    value: float | None
-    min: float | None = None
-    max: float | None = None
-    passed: bool
-    note: str | None = None
-
-
-class RunResult(BaseModel):
-    """What happened, written to result.json."""
-
-    experiment: str
-    file: str
-    run_id: str
-    run_dir: str
-    status: Status = "failed"
-    reason: str | None = None
-    started_at: float = Field(default_factory=time.time)
-    ended_at: float | None = None
-    variables: dict[str, str] = Field(default_factory=dict)
-    phases: dict[str, tuple[float, float]] = Field(default_factory=dict)
-    faults: list[FaultRecord] = Field(default_factory=list)
-    steady_state: list[CheckResult] = Field(default_factory=list)
-    slis: dict[str, dict[str, dict[str, SLIValue]]] = Field(default_factory=dict)
-    missing: list[str] = Field(default_factory=list)
-    blast_radius: dict | None = None
-    load: dict = Field(default_factory=dict)
-    reconciled_before: list[str] = Field(default_factory=list)
-    rollback: dict = Field(default_factory=dict)
-
-
 class Engine:
     """Runs one loaded experiment."""
 
-    def __init__(self, exp: LoadedExperiment, out_dir: Path, say: Callable[[str], None] = lambda m: None):
+    def __init__(self, exp: LoadedExperiment, out_dir: Path, say: Callable[[str], None] = lambda m: None,
+                 lease: "Lease | None" = None, watch: Callable[["Engine", float], None] | None = None,
+                 reconcile: bool = True):
+        """`lease`: a started stack to use (and leave running) instead of starting one; `watch`:
+        called every tick of the fault phase, may raise Stop (a gate's fail-fast); `reconcile`:
+        reconcile earlier runs first (a gate does it once for all its runs)."""
         self.exp, self.spec, self.out_dir, self.say = exp, exp.spec, out_dir, say
+        self.lease, self.watch, self.reconcile = lease, watch, reconcile
         self.run_id = uuid.uuid4().hex[:8]
         self.run_dir = out_dir / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.spec.name}-{self.run_id}"
         self.result = RunResult(experiment=self.spec.name, file=str(exp.path), run_id=self.run_id,
@@ -104,7 +70,8 @@ class Engine:
     # --- the run ----------------------------------------------------------------------------
     def run(self) -> RunResult:
         """Carry out the experiment; always rolls back and stops the stack before returning."""
-        self.result.reconciled_before = reconcile_all(self.out_dir, self.say)
+        if self.reconcile:
+            self.result.reconciled_before = reconcile_all(self.out_dir, self.say)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         claim(self.run_dir)
         self.journal, self.timeline = Journal(self.run_dir), Timeline(self.run_dir)
@@ -137,9 +104,12 @@ class Engine:
         return self.result
 
     def _execute(self) -> None:
-        backend = backends.get(self.spec.backend, say=self.say)
-        self.say(f"run {self.run_id}: starting stack {self.exp.stack.name!r}")
-        self.state = backend.up(self.exp.stack, self.run_dir)
+        if self.lease is not None:
+            self.state, self.result.stack = self.lease.state, self.lease.reuse
+            self.say(f"run {self.run_id}: on the stack in {self.lease.state.run_dir}")
+        else:
+            self.say(f"run {self.run_id}: starting stack {self.exp.stack.name!r}")
+            self.state = backends.get(self.spec.backend, say=self.say).up(self.exp.stack, self.run_dir)
         self.timeline.mark(time.time(), "stack_up")
         sources = sources_for(self.state.services) + [promql_source(s) for s in self.spec.metric_sources]
         if self.spec.load:
@@ -172,6 +142,7 @@ class Engine:
         end = t0 + seconds
         try:
             while (now := time.time()) < end:
+                self.result.phases[name] = (t0, now)  # a phase in progress, as far as it got
                 self._tick(name, now, t0, end)
                 time.sleep(max(0.0, min(TICK_S, end - time.time())))
         finally:
@@ -186,6 +157,8 @@ class Engine:
                 elif (record.removed_at is None and record.injected_at is not None and spec.duration is not None
                       and now >= t0 + spec.start + spec.duration):
                     self._remove(record)
+            if self.watch is not None:
+                self.watch(self, now)
         if phase != "warmup" and now - self._last_stop_check >= 1.0:
             self._last_stop_check = now
             self._check_stop_conditions(now)
@@ -270,8 +243,8 @@ class Engine:
             if record.injected_at is not None and record.removed_at is None:
                 record.removed_at = now
         leftovers = verify_gone(self.journal) if self.state else []
-        self.result.rollback = {"entries": len(self.journal.entries()), "failures": failures,
-                                "outstanding": [e.fault for e in self.journal.outstanding()], "leftovers": leftovers}
+        self.result.rollback = Rollback(entries=len(self.journal.entries()), failures=failures,
+                                        outstanding=[e.fault for e in self.journal.outstanding()], leftovers=leftovers)
         if self.sampler:
             self.sampler.stop()
             if self.state is not None:
@@ -279,17 +252,17 @@ class Engine:
             self.sampler.close()
         if self.load:
             self.load.stop()
-            self.result.load = self.load.totals()
+            totals = self.load.totals()
+            self.result.load = LoadTotals.model_validate(totals) if totals else None
         self._compute_slis()
-        if self.state is not None:
+        if self.state is not None and self.lease is None:
             backends.get(self.spec.backend, say=self.say).down(self.state)
         self.result.ended_at = time.time()
         self.journal.event("run_end", status=self.result.status, reason=self.result.reason)
-        (self.run_dir / RESULT_FILE).write_text(self.result.model_dump_json(indent=2))
         if failures or leftovers:
             self.result.status = "failed"
             self.result.reason = f"rollback incomplete: {failures + leftovers}"
-            (self.run_dir / RESULT_FILE).write_text(self.result.model_dump_json(indent=2))
+        self.result.save()
 
     def _compute_slis(self) -> None:
         from chaos.blast import blast_radius
@@ -306,7 +279,7 @@ class Engine:
                         self.result.missing.append(f"{surface_name}.{sli_name} ({phase}): {v.missing}")
                 self.result.slis.setdefault(surface_name, {})[sli_name] = per_phase
         if "fault" in self.result.phases and self.result.status in ("completed", "aborted"):
-            self.result.blast_radius = blast_radius(self.exp, self.result, self.timeline).model_dump()
+            self.result.blast_radius = blast_radius(self.exp, self.result, self.timeline)
 
 
 def _disarm_deadline(previous) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaos.engine import RunResult
+from chaos.result import RunResult
 
 
 def _fmt(v: float | None) -> str:
@@ -15,23 +15,23 @@ def print_summary(result: RunResult) -> None:
     from rich.table import Table
 
     console = Console(width=120)
-    radius = result.blast_radius or {}
-    by_surface = {s["surface"]: s for s in radius.get("surfaces", [])}
+    radius = result.blast_radius
+    by_surface = {s.surface: s for s in radius.surfaces} if radius else {}
     table = Table("surface", "SLI", "baseline", "fault", "recovery", "degraded", "class",
                   title=f"{result.experiment}: {result.status}" + (f" — {result.reason}" if result.reason else ""))
     for surface, slis in result.slis.items():
-        impact = by_surface.get(surface, {})
-        degraded = {s["sli"]: s["degraded"] for s in impact.get("slis", [])}
+        impact = by_surface.get(surface)
+        degraded = {s.sli: s.degraded for s in impact.slis} if impact else {}
         for name, phases in slis.items():
             d = degraded.get(name)
             table.add_row(surface, name, *(_fmt(phases[p].value) if p in phases else "-"
                                            for p in ("baseline", "fault", "recovery")),
-                          "?" if d is None else ("YES" if d else "no"), impact.get("classification", "-"))
+                          "?" if d is None else ("YES" if d else "no"), impact.classification if impact else "-")
     console.print(table)
     if radius:
-        contained = {True: "contained", False: "NOT contained", None: "unknown (missing data)"}[radius["contained"]]
-        console.print(f"blast radius: {', '.join(radius['radius']) or 'none'} beyond target "
-                      f"{', '.join(radius['target_services'])}; score {radius['score']:g}; "
-                      f"expected {', '.join(radius['expected']) or 'none'}: {contained}")
+        contained = {True: "contained", False: "NOT contained", None: "unknown (missing data)"}[radius.contained]
+        console.print(f"blast radius: {', '.join(radius.radius) or 'none'} beyond target "
+                      f"{', '.join(radius.target_services)}; score {radius.score:g}; "
+                      f"expected {', '.join(radius.expected) or 'none'}: {contained}")
     for line in result.missing:
         console.print(f"missing data: {line}")

@@ -118,4 +118,4 @@ def _message(err: dict) -> str:
         return "unknown field"
     if kind == "missing":
         return "required field is missing"
-    return err.get("msg", "invalid value")
+    return err.get("msg", "invalid value").removeprefix("Value error, ")

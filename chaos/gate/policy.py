@@ -1,0 +1,249 @@
+"""Gate policies: which experiments, baseline and candidate variable sets, repeats, criteria.
+
+A policy is YAML a user writes; it is checked completely — its experiments loaded with both
+variable sets, every criterion's SLI looked up in every experiment it applies to — before
+anything starts, and every problem is reported with file, line and field.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from typing_extensions import Annotated
+
+from chaos.durations import Duration, parse_duration
+from chaos.errors import InputError, InputErrors
+from chaos.experiment import LoadedExperiment, load_experiment
+from chaos.yamlsource import YamlDocument, load_yaml, validated
+
+
+def _share(value: object) -> float:
+    """'20%' -> 0.2; a plain number is already a share (0.2)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return float(value.strip()[:-1]) / 100.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"{value!r} is not a share (examples: 20%, 0.2)")
+
+
+def _amount(value: object) -> float:
+    """An absolute amount in the SLI's unit: a number, or a duration for time SLIs ('1s', '250ms')."""
+    if isinstance(value, str) and not value.strip().replace(".", "", 1).isdigit():
+        return parse_duration(value)
+    return float(value)  # type: ignore[arg-type]
+
+
+Share = Annotated[float, BeforeValidator(_share), Field(ge=0)]
+Amount = Annotated[float, BeforeValidator(_amount), Field(ge=0)]
+Phase = Literal["baseline", "fault", "recovery"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VsBaseline(_Model):
+    """Candidate against baseline: the worsening allowed, as a share of the baseline with a floor."""
+
+    allowed: Share = Field(0.0, description="share of the baseline value, e.g. 20%")
+    floor: Amount = Field(0.0, description="an absolute worsening always allowed, e.g. 0.01 or 1s")
+
+
+class Bound(_Model):
+    """The candidate's own value must stay within bounds."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "Bound":
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        return self
+
+
+class RadiusRule(_Model):
+    """The candidate run's blast radius: contained as its experiment declares, score, recovery."""
+
+    contained: bool = True
+    max_score: float | None = Field(None, ge=0, le=100)
+    max_recover_s: Duration | None = None
+
+
+class Criterion(_Model):
+    """One thing a candidate must satisfy, in each experiment it applies to."""
+
+    name: str = Field(min_length=1)
+    sli: str | None = Field(None, description="surface.sli, for vs_baseline and bound")
+    phase: Phase = "fault"
+    vs_baseline: VsBaseline | None = None
+    bound: Bound | None = None
+    blast_radius: RadiusRule | None = None
+    critical: bool = Field(False, description="its FAIL fails the gate (and stops it early); else it warns")
+    warn_band: str | float | None = Field(
+        None, description="a PASS this close to the limit is a WARN: a share of the allowed change or bound "
+                          "('10%'), or an amount in the SLI's unit")
+    min_samples: int = Field(10, ge=1, description="fewer events (ratio) or windows (others) on a side: INCONCLUSIVE")
+    on_missing: Literal["inconclusive", "fail", "warn"] = Field(
+        "inconclusive", description="verdict when there is no data at all (never pass)")
+    experiments: list[str] = Field(default_factory=list, description="experiment names (globs); default all")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "Criterion":
+        rules = [r for r in ("vs_baseline", "bound", "blast_radius") if getattr(self, r) is not None]
+        if len(rules) != 1:
+            raise ValueError("give exactly one of vs_baseline, bound, blast_radius")
+        if (self.sli is None) != (self.blast_radius is not None):
+            raise ValueError("vs_baseline and bound need 'sli' (surface.sli); blast_radius takes none")
+        if self.warn_band is not None:
+            _warn_amount(self.warn_band, 1.0)
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "vs_baseline" if self.vs_baseline else ("bound" if self.bound else "blast_radius")
+
+    def applies_to(self, experiment: str) -> bool:
+        return not self.experiments or any(fnmatch.fnmatchcase(experiment, p) for p in self.experiments)
+
+
+def _warn_amount(band: str | float, reference: float) -> float:
+    """A warn band as an amount: a share of `reference` ('10%') or an absolute amount."""
+    if isinstance(band, str) and band.strip().endswith("%"):
+        return _share(band) * abs(reference)
+    return _amount(band)
+
+
+warn_amount = _warn_amount
+
+
+class ExperimentRef(_Model):
+    """An experiment file (or glob), and how the gate's variables reach it."""
+
+    file: str
+    rename: dict[str, str] = Field(default_factory=dict, description="gate variable -> the experiment's name "
+                                   "for it, e.g. {TELEMETRY_RELEASE: CANDIDATE_RELEASE} to swap it in mid-run")
+
+
+class GatePolicy(_Model):
+    """One gate policy file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    experiments: list[str | ExperimentRef] = Field(min_length=1, description="files or globs, relative to the policy")
+    baseline: dict[str, str] = Field(default_factory=dict, description="the stable variable set")
+    candidate: dict[str, str] = Field(default_factory=dict, description="the candidate's (--candidate adds)")
+    repeats: int = Field(1, ge=1, le=20, description="runs per experiment and side, interleaved")
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="error level over all comparisons (Bonferroni)")
+    window: Duration = Field(2.0, gt=0, description="window of one value for latency/gauge SLIs")
+    fail_fast: bool = Field(True, description="stop once a critical criterion has failed")
+    look_every: Duration = Field(2.0, gt=0, description="seconds between fail-fast looks in a fault phase")
+    reuse_stack: bool = Field(True, description="keep a started stack between runs (reset verified)")
+    backend: Literal["local", "docker"] | None = None
+    waivers: str | None = Field(None, description="waivers file, relative to the policy")
+    criteria: list[Criterion] = Field(min_length=1)
+
+
+class PlannedExperiment(BaseModel):
+    """An experiment file with its variables for each side, both already validated."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    path: Path
+    name: str
+    baseline_vars: dict[str, str]
+    candidate_vars: dict[str, str]
+    baseline: LoadedExperiment
+    candidate: LoadedExperiment
+
+
+class LoadedPolicy(BaseModel):
+    """A policy checked against its experiments: everything a gate needs, nothing started."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    path: Path
+    spec: GatePolicy
+    experiments: list[PlannedExperiment]
+    baseline: dict[str, str]
+    candidate: dict[str, str]
+
+
+def load_policy(path: Path | str, candidate: dict[str, str] | None = None, baseline: dict[str, str] | None = None,
+                overrides: dict[str, str] | None = None, backend: str | None = None,
+                only: list[str] | None = None) -> LoadedPolicy:
+    """Parse and check a policy and every experiment it names (with both variable sets); `only`
+    keeps the experiments whose names match one of these globs."""
+    path = Path(path)
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise InputError(path, "a gate policy is a mapping (name, experiments, criteria, …)", 1)
+    spec = validated(doc, GatePolicy, dict(os.environ), keep=["baseline", "candidate"])
+    base_vars = {**spec.baseline, **(baseline or {})}
+    cand_vars = {**spec.candidate, **(candidate or {})}
+    problems: list[InputError] = []
+    planned = []
+    for i, ref in enumerate(spec.experiments):
+        ref = ExperimentRef(file=ref) if isinstance(ref, str) else ref
+        files = sorted(glob.glob(str(path.parent / ref.file)))
+        if not files:
+            problems.append(doc.error(["experiments", i], f"no experiment file matches {ref.file!r}"))
+        for file in files:
+            planned += _plan(doc, i, Path(file), ref, base_vars, cand_vars, overrides or {}, backend or spec.backend,
+                             problems)
+    if only:
+        planned = [p for p in planned if any(fnmatch.fnmatchcase(p.name, g) for g in only)]
+        if not planned:
+            problems.append(InputError("--only", f"no experiment of the policy matches {', '.join(only)}"))
+    names = [p.name for p in planned]
+    for dup in {n for n in names if names.count(n) > 1}:
+        problems.append(doc.error(["experiments"], f"experiment {dup!r} is named twice"))
+    for i, crit in enumerate(spec.criteria):
+        _check_criterion(doc, i, crit, planned, problems)
+    crit_names = [c.name for c in spec.criteria]
+    for dup in {n for n in crit_names if crit_names.count(n) > 1}:
+        problems.append(doc.error(["criteria"], f"criterion {dup!r} is named twice (waivers and reports name them)"))
+    if problems:
+        raise InputErrors(problems)
+    return LoadedPolicy(path=path, spec=spec, experiments=planned, baseline=base_vars, candidate=cand_vars)
+
+
+def _plan(doc: YamlDocument, i: int, file: Path, ref: ExperimentRef, base_vars: dict[str, str],
+          cand_vars: dict[str, str], overrides: dict[str, str], backend: str | None,
+          problems: list[InputError]) -> list[PlannedExperiment]:
+    sides = {}
+    for side, variables in (("baseline", base_vars), ("candidate", cand_vars)):
+        exp_vars = {**overrides, **{ref.rename.get(k, k): v for k, v in variables.items()}}
+        try:
+            sides[side] = (exp_vars, load_experiment(file, exp_vars, backend=backend))
+        except InputErrors as exc:
+            problems += exc.errors
+            return []
+        except InputError as exc:
+            problems.append(exc)
+            return []
+    (bv, b), (cv, c) = sides["baseline"], sides["candidate"]
+    return [PlannedExperiment(path=file, name=b.spec.name, baseline_vars=bv, candidate_vars=cv, baseline=b,
+                              candidate=c)]
+
+
+def _check_criterion(doc: YamlDocument, i: int, crit: Criterion, planned: list[PlannedExperiment],
+                     problems: list[InputError]) -> None:
+    targets = [p for p in planned if crit.applies_to(p.name)]
+    if planned and not targets and not crit.experiments:
+        problems.append(doc.error(["criteria", i, "experiments"], "matches none of the policy's experiments"))
+    if crit.sli is None:
+        return
+    for p in targets:
+        surface, _, sli = crit.sli.partition(".")
+        surfaces = p.candidate.surfaces
+        if surface not in surfaces or sli not in surfaces[surface].slis:
+            known = ", ".join(f"{s}.{k}" for s, v in surfaces.items() for k in v.slis)
+            problems.append(doc.error(["criteria", i, "sli"],
+                                      f"experiment {p.name!r} has no SLI {crit.sli!r} (known: {known})"))
+        elif crit.phase == "baseline" and crit.vs_baseline:
+            problems.append(doc.error(["criteria", i, "phase"], "compare the fault or recovery phase; the baseline "
+                                      "phase is before any fault"))

@@ -1,0 +1,151 @@
+"""Running a gate: baseline and candidate runs interleaved, a stack kept between them, fail-fast
+looks during each candidate fault phase, and the verdict with its outputs at the end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from chaos.engine import Engine, Stop
+from chaos.errors import ChaosgateError
+from chaos.gate.outputs import write_outputs
+from chaos.gate.policy import LoadedPolicy, PlannedExperiment
+from chaos.gate.verdict import (GateRecord, GateRun, GateVerdict, Look, StoredRun, compare_criterion, evaluate,
+                                look_alpha, looks_per_run)
+from chaos.gate.waivers import Waiver, split_expired
+from chaos.metrics.sources import READ_TIMEOUT_S
+from chaos.reconcile import claim, reconcile_all
+from chaos.stackpool import StackPool
+
+RECORD_FILE = "gate.json"
+#: A look only uses samples this old: every read stamped earlier has been written by then.
+SETTLED_S = READ_TIMEOUT_S + 1.0
+
+
+class Gate:
+    """One gate run: `run()` returns the verdict after writing it into the gate directory."""
+
+    def __init__(self, policy: LoadedPolicy, out_dir: Path, say: Callable[[str], None], seed: int = 0,
+                 fail_fast: bool | None = None, waivers: list[Waiver] | None = None):
+        self.policy, self.out_dir, self.say = policy, out_dir, say
+        gate_id = uuid.uuid4().hex[:8]
+        self.dir = out_dir / "gates" / f"{time.strftime('%Y%m%d-%H%M%S')}-{policy.spec.name}-{gate_id}"
+        self.record = GateRecord(policy=str(policy.path), gate_id=gate_id, baseline=policy.baseline,
+                                 candidate=policy.candidate, seed=seed,
+                                 fail_fast=policy.spec.fail_fast if fail_fast is None else fail_fast,
+                                 stack_reuse=policy.spec.reuse_stack)
+        self.waivers, self.warnings = split_expired(waivers or [], dt.date.today())
+
+    def run(self) -> GateVerdict:
+        """Run every planned run (until fail-fast stops the rest), then judge."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        claim(self.dir)
+        for w in self.warnings:
+            self.say(w)
+        reconcile_all(self.out_dir, self.say)
+        pool = StackPool(self.out_dir, self.record.gate_id, self.say, reuse=self.policy.spec.reuse_stack)
+        plan = [(r, p, side) for r in range(self.policy.spec.repeats) for p in self.policy.experiments
+                for side in ("baseline", "candidate")]
+        try:
+            for n, (repeat, p, side) in enumerate(plan, 1):
+                if self.record.stopped_early:
+                    self.record.runs.append(GateRun(experiment=p.name, side=side, repeat=repeat,
+                                                    reason=f"not run: {self.record.stopped_early}"))
+                    continue
+                self.say(f"gate {self.policy.spec.name}: run {n} of {len(plan)}: {p.name}, {side}, "
+                         f"repeat {repeat + 1} of {self.policy.spec.repeats}")
+                self._one(pool, repeat, p, side)
+                self._save()
+        finally:
+            pool.release()
+            self.record.ended_at = time.time()
+            self._save()
+        return self.judge()
+
+    def judge(self) -> GateVerdict:
+        """The verdict from the record, written with every output."""
+        verdict = evaluate(self.policy, self.record, self.dir, self.waivers, self.warnings)
+        write_outputs(verdict, self.dir)
+        return verdict
+
+    def _save(self) -> None:
+        (self.dir / RECORD_FILE).write_text(self.record.model_dump_json(indent=2))
+
+    def _one(self, pool: StackPool, repeat: int, p: PlannedExperiment, side: str) -> None:
+        exp = p.baseline if side == "baseline" else p.candidate
+        gr = GateRun(experiment=p.name, side=side, repeat=repeat)
+        self.record.runs.append(gr)
+        lease = None
+        if self.policy.spec.reuse_stack:
+            try:
+                lease = pool.acquire(exp.stack, exp.spec.backend)
+            except ChaosgateError as exc:
+                gr.status, gr.reason = "failed", f"the stack did not start: {exc}"
+                self.say(f"{p.name} {side}: {gr.reason}")
+                return
+        watch = self._watcher(p, repeat, gr) if side == "candidate" and self.record.fail_fast else None
+        engine = Engine(exp, self.out_dir, self.say, lease=lease, watch=watch, reconcile=False)
+        gr.run_dir = str(engine.run_dir)
+        self._save()  # the run directory is known before the run: a crash still leaves it findable
+        result = engine.run()
+        gr.status, gr.reason = result.status, result.reason
+        self.record.declared_s += exp.spec.phases.total()
+        self.say(f"{p.name} {side}: {result.status}" + (f" ({result.reason})" if result.reason else ""))
+
+    def _watcher(self, p: PlannedExperiment, repeat: int, gr: GateRun) -> Callable[[Engine, float], None]:
+        """Fail-fast: every look_every seconds of the fault phase, test the critical comparisons."""
+        criteria = [c for c in self.policy.spec.criteria
+                    if c.critical and c.vs_baseline and c.phase == "fault" and c.applies_to(p.name)]
+        per_run = looks_per_run(self.policy, p)
+        state = {"looks": 0, "next": None}
+
+        def watch(engine: Engine, now: float) -> None:
+            t0 = engine.result.phases["fault"][0]
+            if state["next"] is None:
+                state["next"] = t0 + self.policy.spec.look_every
+            if not criteria or now < state["next"] or state["looks"] >= per_run:
+                return
+            state["next"] += self.policy.spec.look_every
+            state["looks"] += 1
+            k = repeat * per_run + state["looks"]
+            of = per_run * self.policy.spec.repeats
+            at = now - SETTLED_S
+            runs = [StoredRun(g) for g in self.record.runs if g.experiment == p.name and g is not gr]
+            base = [r for r in runs if r.gr.side == "baseline" and r.problem is None]
+            cand = [r for r in runs if r.gr.side == "candidate" and r.problem is None]
+            current = StoredRun(gr, engine.result)
+            for i, crit in enumerate(self.policy.spec.criteria):
+                if crit not in criteria:
+                    continue
+                d = compare_criterion(self.policy, crit, p, base, cand + [current], look_alpha(self.policy, p),
+                                      self.record.seed * 1000 + i, (gr.run_dir, at))
+                if d.verdict == "FAIL":
+                    self.record.looks.append(Look(criterion=crit.name, experiment=p.name, run_dir=gr.run_dir,
+                                                  at=at, look=k, of=of))
+                    self.record.stopped_early = (f"fail-fast: {crit.name!r} failed in {p.name} at look {k} of {of}, "
+                                                 f"{at - t0:.1f}s into the candidate's fault phase")
+                    gr.stopped_by_gate = True
+                    self._save()
+                    self.say(self.record.stopped_early)
+                    raise Stop("aborted", f"gate {self.record.stopped_early}: {d.reason}")
+
+        return watch
+
+
+def rejudge(policy: LoadedPolicy, gate_dir: Path, waivers: list[Waiver]) -> GateVerdict:
+    """Judge a gate directory's stored runs again with (possibly changed) policy and waivers."""
+    from chaos.errors import InputError
+
+    try:
+        record = GateRecord.model_validate_json((gate_dir / RECORD_FILE).read_text())
+    except FileNotFoundError:
+        raise InputError(gate_dir / RECORD_FILE, "not a gate directory (no gate.json)") from None
+    except ValueError as exc:
+        raise InputError(gate_dir / RECORD_FILE, f"unreadable gate record: {exc}") from None
+    active, warnings = split_expired(waivers, dt.date.today())
+    verdict = evaluate(policy, record, gate_dir, active, warnings)
+    write_outputs(verdict, gate_dir)
+    return verdict

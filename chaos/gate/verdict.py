@@ -1,0 +1,420 @@
+"""From stored runs to a verdict: every criterion in every experiment it applies to, then overall.
+
+Pure given the runs' stored data (result.json and timeline.db), the policy, the gate record
+(which runs exist, which fail-fast look decided what), the waivers and the seed: re-judging a
+gate directory gives the same verdict.
+
+Per criterion: PASS, WARN (a PASS close to its limit, or a waived failure), FAIL, INCONCLUSIVE.
+Overall: a critical FAIL -> FAIL (exit 1); else a critical INCONCLUSIVE or any run that could
+not be used -> INCONCLUSIVE (exit 2); else any WARN or non-critical FAIL/INCONCLUSIVE -> WARN
+(exit 0, 1 with --fail-on warn); else PASS (exit 0).
+
+Error control: comparisons are corrected with Bonferroni over the m (criterion, experiment)
+pairs. With fail-fast, half of alpha is spent on the interim looks (split evenly over all of
+them, Bonferroni again) and half on the final decision, so peeking cannot raise the false-block
+probability above alpha.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment, warn_amount
+from chaos.gate.stats import Counts, Decision, compare
+from chaos.gate.waivers import Waiver
+from chaos.metrics.timeline import Timeline
+from chaos.observations import observe
+from chaos.result import RunResult, load_result
+
+Verdict = Literal["PASS", "WARN", "FAIL", "INCONCLUSIVE"]
+Side = Literal["baseline", "candidate"]
+EXIT = {"PASS": 0, "WARN": 0, "FAIL": 1, "INCONCLUSIVE": 2}
+
+
+class GateRun(BaseModel):
+    """One planned run of the gate, and what became of it."""
+
+    experiment: str
+    side: Side
+    repeat: int
+    run_dir: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    stopped_by_gate: bool = False
+
+
+class Look(BaseModel):
+    """A fail-fast look that found a critical criterion failed."""
+
+    criterion: str
+    experiment: str
+    run_dir: str
+    at: float = Field(description="end of the candidate's window (timeline clock)")
+    look: int
+    of: int
+
+
+class GateRecord(BaseModel):
+    """gate.json: what a gate ran (or stored runs a re-judgement reads)."""
+
+    policy: str
+    gate_id: str
+    baseline: dict[str, str]
+    candidate: dict[str, str]
+    seed: int = 0
+    fail_fast: bool = True
+    started_at: float = Field(default_factory=time.time)
+    ended_at: float | None = None
+    runs: list[GateRun] = Field(default_factory=list)
+    looks: list[Look] = Field(default_factory=list)
+    stopped_early: str | None = None
+    declared_s: float = Field(0.0, description="sum of the declared phase windows of the runs made")
+    stack_reuse: bool = True
+
+
+class WaiverUsed(BaseModel):
+    criterion: str
+    experiment: str
+    owner: str
+    reason: str
+    expires: dt.date
+    was: Verdict
+
+
+class CriterionVerdict(BaseModel):
+    """One criterion in one experiment: the verdict and everything behind it."""
+
+    criterion: str
+    experiment: str
+    kind: str
+    critical: bool
+    verdict: Verdict
+    rule: str = Field(description="the rule that decided, in words")
+    reason: str
+    sli: str | None = None
+    phase: str | None = None
+    candidate: float | None = None
+    baseline: float | None = None
+    n_candidate: float | None = None
+    n_baseline: float | None = None
+    effect: float | None = None
+    low: float | None = None
+    high: float | None = None
+    allowed: float | None = None
+    confidence: float | None = None
+    method: str | None = None
+    threshold: str | None = None
+    waiver: WaiverUsed | None = None
+
+
+class GateVerdict(BaseModel):
+    """verdict.json."""
+
+    policy: str
+    gate_id: str
+    gate_dir: str
+    verdict: Verdict
+    exit_code: int
+    reasons: list[str]
+    baseline: dict[str, str]
+    candidate: dict[str, str]
+    criteria: list[CriterionVerdict]
+    runs: list[GateRun]
+    correction: str
+    alpha: float
+    seed: int
+    fail_fast: bool
+    stopped_early: str | None = None
+    waivers: list[WaiverUsed] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    wall_s: float | None = None
+    declared_s: float = 0.0
+    stack_reuse: bool = True
+    report: str | None = Field(None, description="the HTML report, once reports exist")
+    judged_at: float = Field(default_factory=time.time)
+
+
+def comparisons(policy: LoadedPolicy) -> int:
+    """m: the (vs_baseline criterion, experiment) pairs tested — the Bonferroni divisor."""
+    return sum(1 for c in policy.spec.criteria if c.vs_baseline
+               for p in policy.experiments if c.applies_to(p.name)) or 1
+
+
+def looks_per_run(policy: LoadedPolicy, p: PlannedExperiment) -> int:
+    """Interim looks in one candidate run's fault phase."""
+    return max(1, int(p.candidate.spec.phases.fault // policy.spec.look_every))
+
+
+def looked_at(policy: LoadedPolicy) -> int:
+    """The (critical fault-phase vs_baseline criterion, experiment) pairs fail-fast looks at."""
+    return sum(1 for c in policy.spec.criteria if c.vs_baseline and c.critical and c.phase == "fault"
+               for p in policy.experiments if c.applies_to(p.name)) or 1
+
+
+def look_alpha(policy: LoadedPolicy, p: PlannedExperiment) -> float:
+    """The error level of one interim look: half of alpha, spread over every look at every pair looked at."""
+    return policy.spec.alpha / (2 * looked_at(policy) * policy.spec.repeats * looks_per_run(policy, p))
+
+
+def final_alpha(policy: LoadedPolicy, fail_fast: bool) -> float:
+    """The error level of one final comparison."""
+    return policy.spec.alpha / ((2 if fail_fast else 1) * comparisons(policy))
+
+
+# --- observations of stored runs -------------------------------------------------------------------
+class StoredRun:
+    """A gate run as the verdict reads it: its result (or why it cannot be used) and timeline."""
+
+    def __init__(self, gr: GateRun, result: RunResult | None = None):
+        self.gr = gr
+        self.result = result
+        self.problem: str | None = None
+        self._timeline: Timeline | None = None
+        if result is not None:
+            return  # a run still in progress (a fail-fast look)
+        if gr.run_dir is None:
+            self.problem = gr.reason or "not run"
+            return
+        try:
+            self.result = load_result(gr.run_dir)
+        except Exception as exc:  # noqa: BLE001 - any unreadable run is a problem to report, not a crash
+            self.problem = f"no usable result: {exc}"
+            return
+        ok = self.result.status == "completed" or (self.result.status == "aborted" and gr.stopped_by_gate)
+        if not ok:
+            self.problem = f"{self.result.status}: {self.result.reason}"
+
+    @property
+    def timeline(self) -> Timeline:
+        if self._timeline is None:
+            self._timeline = Timeline(self.gr.run_dir)
+        return self._timeline
+
+    def label(self) -> str:
+        return f"{self.gr.side} run {self.gr.repeat + 1}"
+
+    def window(self, phase: str, until: float | None = None) -> tuple[float, float] | None:
+        t = self.result.phases.get(phase) if self.result else None
+        if t is None:
+            return None
+        return (t[0], min(t[1], until)) if until is not None else tuple(t)
+
+
+def _pool(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, window_s: float,
+          cut: tuple[str, float] | None = None) -> Counts | list[float]:
+    surface_name, _, sli_name = crit.sli.partition(".")
+    surface = p.candidate.surfaces[surface_name]
+    sli = surface.slis[sli_name]
+    source = sli.source or surface.services[0]
+    pooled: Counts | list[float] = Counts(good=0, total=0) if sli.kind == "ratio" else []
+    for r in runs:
+        w = r.window(crit.phase, cut[1] if cut and cut[0] == r.gr.run_dir else None)
+        if w is None:
+            continue
+        obs = observe(r.timeline, sli, source, w[0], w[1], window_s)
+        if isinstance(pooled, Counts):
+            pooled = Counts(good=pooled.good + obs.good, total=pooled.total + obs.total)
+        else:
+            pooled = pooled + obs
+    return pooled
+
+
+def _empty(obs: Counts | list[float]) -> bool:
+    return (obs.total == 0) if isinstance(obs, Counts) else not obs
+
+
+def compare_criterion(policy: LoadedPolicy, crit: Criterion, p: PlannedExperiment, base: list[StoredRun],
+                      cand: list[StoredRun], alpha: float, seed: int, cut: tuple[str, float] | None = None) -> Decision:
+    """The statistical comparison of one vs_baseline criterion on these runs."""
+    b = _pool(base, crit, p, policy.spec.window)
+    c = _pool(cand, crit, p, policy.spec.window, cut)
+    better = p.candidate.surfaces[crit.sli.partition(".")[0]].slis[crit.sli.partition(".")[2]].better
+    return compare(b, c, better=better, relative=crit.vs_baseline.allowed, floor=crit.vs_baseline.floor,
+                   alpha=alpha, min_samples=crit.min_samples, seed=seed)
+
+
+# --- the criteria ------------------------------------------------------------------------------------
+def evaluate(policy: LoadedPolicy, record: GateRecord, gate_dir: Path, waivers: list[Waiver],
+             warnings: list[str]) -> GateVerdict:
+    """The gate's verdict from its record and the stored runs."""
+    runs = [StoredRun(gr) for gr in record.runs]
+    verdicts: list[CriterionVerdict] = []
+    problems: list[str] = []
+    for p in policy.experiments:
+        mine = [r for r in runs if r.gr.experiment == p.name]
+        base = [r for r in mine if r.gr.side == "baseline" and r.problem is None]
+        cand = [r for r in mine if r.gr.side == "candidate" and r.problem is None]
+        skipped = [r for r in mine if r.gr.run_dir is None and record.stopped_early]
+        bad = [f"{p.name}: {r.label()}: {r.problem}" for r in mine if r.problem is not None and r not in skipped]
+        if skipped or not mine:
+            bad.append(f"{p.name}: not run (the gate stopped early)" if skipped else f"{p.name}: not run")
+        problems += bad
+        for i, crit in enumerate(policy.spec.criteria):
+            if not crit.applies_to(p.name):
+                continue
+            seed = record.seed * 1000 + i
+            if crit.vs_baseline:
+                v = _vs_baseline(policy, record, crit, p, base, cand, seed)
+            elif crit.bound:
+                v = _bound(crit, p, base, cand)
+            else:
+                v = _radius(crit, p, base, cand)
+            if bad and v.verdict != "FAIL":
+                v.verdict, v.reason = "INCONCLUSIVE", f"{v.reason}; runs that could not be used: {'; '.join(bad)}"
+            verdicts.append(_waive(v, waivers, record.candidate))
+    return _overall(policy, record, gate_dir, verdicts, problems, waivers, warnings)
+
+
+def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: PlannedExperiment,
+                 base: list[StoredRun], cand: list[StoredRun], seed: int) -> CriterionVerdict:
+    look = next((lk for lk in record.looks if lk.criterion == crit.name and lk.experiment == p.name), None)
+    if look is not None:
+        d = compare_criterion(policy, crit, p, base, cand, look_alpha(policy, p), seed, (look.run_dir, look.at))
+        rule = f"fail-fast look {look.look} of {look.of}: the interval is wholly beyond the allowed change"
+    else:
+        d = compare_criterion(policy, crit, p, base, cand, final_alpha(policy, record.fail_fast), seed)
+        rule = {"FAIL": "the interval is wholly beyond the allowed change",
+                "PASS": "the interval is wholly within the allowed change",
+                "INCONCLUSIVE": "the interval straddles the allowed change, or too few samples"}[d.verdict]
+    v = CriterionVerdict(criterion=crit.name, experiment=p.name, kind="vs_baseline", critical=crit.critical,
+                         verdict=d.verdict, rule=rule, reason=d.reason, sli=crit.sli, phase=crit.phase,
+                         candidate=d.candidate, baseline=d.baseline, n_candidate=d.n_candidate,
+                         n_baseline=d.n_baseline, effect=d.effect, low=d.low, high=d.high, allowed=d.allowed,
+                         confidence=d.confidence, method=d.method,
+                         threshold=f"worse by at most max({crit.vs_baseline.allowed:.4g} x baseline, "
+                                   f"{crit.vs_baseline.floor:g})")
+    if d.n_baseline == 0 and d.n_candidate == 0:
+        return _missing(v, crit, "no data on either side")
+    if d.verdict == "PASS" and crit.warn_band is not None and d.high > d.allowed - warn_amount(crit.warn_band,
+                                                                                                d.allowed):
+        v.verdict, v.rule = "WARN", f"PASS, but the interval reaches into the warn band ({crit.warn_band})"
+    return v
+
+
+def _bound(crit: Criterion, p: PlannedExperiment, base: list[StoredRun], cand: list[StoredRun]) -> CriterionVerdict:
+    surface, _, sli = crit.sli.partition(".")
+    bound = crit.bound
+    threshold = " and ".join(s for s in (f">= {bound.min:g}" if bound.min is not None else "",
+                                         f"<= {bound.max:g}" if bound.max is not None else "") if s)
+    v = CriterionVerdict(criterion=crit.name, experiment=p.name, kind="bound", critical=crit.critical,
+                         verdict="INCONCLUSIVE", rule="", reason="", sli=crit.sli, phase=crit.phase,
+                         threshold=threshold)
+
+    def values(runs: list[StoredRun]):
+        return [r.result.slis.get(surface, {}).get(sli, {}).get(crit.phase) for r in runs]
+
+    cv = values(cand)
+    bv = [x.value for x in values(base) if x is not None and x.value is not None]
+    v.baseline = sum(bv) / len(bv) if bv else None
+    if not cv or any(x is None or x.value is None for x in cv):
+        return _missing(v, crit, "the candidate has no value of it" + ("" if cv else " (no usable run)"))
+    # The worst of the candidate's runs decides: one bad run is a bad candidate.
+    worst = min(cv, key=lambda x: x.value) if bound.min is not None else max(cv, key=lambda x: x.value)
+    v.candidate, v.n_candidate = worst.value, min(x.n for x in cv)
+    if v.n_candidate < crit.min_samples:
+        v.rule, v.reason = "too few samples", f"{v.n_candidate:g} samples, at least {crit.min_samples} needed"
+        return v
+    low_ok = bound.min is None or worst.value >= bound.min
+    high_ok = bound.max is None or worst.value <= bound.max
+    if not (low_ok and high_ok):
+        v.verdict, v.rule = "FAIL", f"outside the bound ({threshold})"
+        v.reason = f"{crit.sli} in the {crit.phase} phase was {worst.value:.4g} ({threshold} required)"
+        return v
+    v.verdict, v.rule = "PASS", f"within the bound ({threshold})"
+    v.reason = f"{crit.sli} in the {crit.phase} phase was {worst.value:.4g}"
+    if crit.warn_band is not None:
+        edges = [b for b in (bound.min, bound.max) if b is not None]
+        if any(abs(worst.value - b) < warn_amount(crit.warn_band, b) for b in edges):
+            v.verdict, v.rule = "WARN", f"within the bound, but inside its warn band ({crit.warn_band})"
+    return v
+
+
+def _radius(crit: Criterion, p: PlannedExperiment, base: list[StoredRun], cand: list[StoredRun]) -> CriterionVerdict:
+    rule = crit.blast_radius
+    parts = (["contained as declared"] if rule.contained else []) + \
+            ([f"score <= {rule.max_score:g}"] if rule.max_score is not None else []) + \
+            ([f"recovery <= {rule.max_recover_s:g}s"] if rule.max_recover_s is not None else [])
+    v = CriterionVerdict(criterion=crit.name, experiment=p.name, kind="blast_radius", critical=crit.critical,
+                         verdict="PASS", rule="", reason="", threshold=", ".join(parts) or "measured")
+    radii = [r.result.blast_radius for r in cand]
+    scores = [r.result.blast_radius.score for r in base if r.result.blast_radius]
+    v.baseline = max(scores) if scores else None
+    if not radii or any(x is None for x in radii):
+        return _missing(v, crit, "no blast radius was measured for the candidate")
+    v.candidate = max(x.score for x in radii)
+    failures, unknown = [], []
+    for x in radii:
+        if rule.contained and x.contained is False:
+            failures.append(f"degraded beyond the expected radius: {', '.join(sorted(set(x.radius) - set(x.expected)))}"
+                            f" (expected: {', '.join(x.expected) or 'none'})")
+        elif rule.contained and x.contained is None:
+            unknown.append(f"too little data to tell for {', '.join(x.unknown)}")
+        if rule.max_score is not None and x.score > rule.max_score:
+            failures.append(f"score {x.score:g} > {rule.max_score:g}")
+        if rule.max_recover_s is not None:
+            for s in x.surfaces:
+                if s.degraded and s.classification != "target" and (
+                        s.time_to_recover_s is None or s.time_to_recover_s > rule.max_recover_s):
+                    took = "did not recover" if s.time_to_recover_s is None else f"took {s.time_to_recover_s:g}s"
+                    failures.append(f"{s.surface} {took} to recover")
+    if failures:
+        v.verdict, v.rule, v.reason = "FAIL", "the candidate's radius breaks the rule", "; ".join(dict.fromkeys(failures))
+    elif unknown:
+        v.verdict, v.rule, v.reason = "INCONCLUSIVE", "unknown never counts as contained", "; ".join(unknown)
+    else:
+        v.rule, v.reason = "the candidate's radius keeps the rule", (
+            f"radius {', '.join(radii[0].radius) or 'none'} within {', '.join(radii[0].expected) or 'none'}")
+    return v
+
+
+def _missing(v: CriterionVerdict, crit: Criterion, why: str) -> CriterionVerdict:
+    v.verdict = {"inconclusive": "INCONCLUSIVE", "fail": "FAIL", "warn": "WARN"}[crit.on_missing]
+    v.rule, v.reason = f"missing data (on_missing: {crit.on_missing})", why
+    return v
+
+
+def _waive(v: CriterionVerdict, waivers: list[Waiver], candidate: dict[str, str]) -> CriterionVerdict:
+    if v.verdict not in ("FAIL", "INCONCLUSIVE"):
+        return v
+    w = next((w for w in waivers if w.matches(v.criterion, v.experiment, candidate)), None)
+    if w is not None:
+        v.waiver = WaiverUsed(criterion=v.criterion, experiment=v.experiment, owner=w.owner, reason=w.reason,
+                              expires=w.expires, was=v.verdict)
+        v.verdict = "WARN"
+    return v
+
+
+def _overall(policy: LoadedPolicy, record: GateRecord, gate_dir: Path, verdicts: list[CriterionVerdict],
+             problems: list[str], waivers: list[Waiver], warnings: list[str]) -> GateVerdict:
+    crit_fail = [v for v in verdicts if v.critical and v.verdict == "FAIL"]
+    crit_inconclusive = [v for v in verdicts if v.critical and v.verdict == "INCONCLUSIVE"]
+    soft = [v for v in verdicts if v.verdict == "WARN" or (not v.critical and v.verdict in ("FAIL", "INCONCLUSIVE"))]
+    if crit_fail:
+        verdict: Verdict = "FAIL"
+    elif crit_inconclusive or problems:
+        verdict = "INCONCLUSIVE"
+    elif soft:
+        verdict = "WARN"
+    else:
+        verdict = "PASS"
+    reasons = [f"{v.verdict}: {v.criterion} [{v.experiment}]: {v.reason}" for v in crit_fail + crit_inconclusive]
+    reasons += problems
+    reasons += [f"{v.verdict}{' (non-critical)' if not v.critical and v.verdict != 'WARN' else ''}: {v.criterion} "
+                f"[{v.experiment}]: {v.reason}" + (f" — waived by {v.waiver.owner}: {v.waiver.reason}" if v.waiver else "")
+                for v in soft]
+    m = comparisons(policy)
+    correction = (f"Bonferroni over {m} comparison(s) at alpha {policy.spec.alpha:g}"
+                  + ("; fail-fast spends half of alpha over its interim looks, the final decisions the other half"
+                     if record.fail_fast else ""))
+    wall = (record.ended_at - record.started_at) if record.ended_at else None
+    return GateVerdict(policy=policy.spec.name, gate_id=record.gate_id, gate_dir=str(gate_dir), verdict=verdict,
+                       exit_code=EXIT[verdict], reasons=reasons, baseline=record.baseline, candidate=record.candidate,
+                       criteria=verdicts, runs=record.runs, correction=correction, alpha=policy.spec.alpha,
+                       seed=record.seed, fail_fast=record.fail_fast, stopped_early=record.stopped_early,
+                       waivers=[v.waiver for v in verdicts if v.waiver], warnings=warnings, wall_s=wall,
+                       declared_s=record.declared_s, stack_reuse=record.stack_reuse)

@@ -1,0 +1,183 @@
+"""`chaosgate gate` end to end: the pre-promotion policy on the real run stack (bad release blocked
+early, fixed release and A/A passed, a dropped guardrail blocked), a dying metrics endpoint
+(inconclusive, never a pass), re-judging stored runs, waivers, and located policy errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from chaos.backends.state import StackState
+from tests.conftest import ROOT, STACKS, chaosgate, group_pids, live
+
+POLICY = ROOT / "gates" / "pre-promotion.yaml"
+GATE_DEADLINE_S = 900
+
+
+def run_gate(out: Path, *args: str):
+    res = chaosgate("gate", str(POLICY), "--out", str(out), *args, timeout=GATE_DEADLINE_S)
+    dirs = sorted((out / "gates").glob("*"))
+    assert len(dirs) == 1, (dirs, res.err[-3000:])
+    verdict = json.loads((dirs[0] / "verdict.json").read_text())
+    return res, verdict, dirs[0]
+
+
+def by_name(verdict: dict) -> dict[str, dict]:
+    return {c["criterion"]: c for c in verdict["criteria"]}
+
+
+def run_result(run: dict) -> dict:
+    return json.loads((Path(run["run_dir"]) / "result.json").read_text())
+
+
+def assert_stacks_down(out: Path) -> None:
+    """Every stack the gate started is down: no process of it runs."""
+    states = [StackState.load(d) for d in (out / "runs").glob("*-stack-*")]
+    assert states, "the gate kept its stack in a run directory of its own"
+    for state in states:
+        assert state.status == "down", state.run_dir
+        pids = [s.process.pid for s in state.services.values() if s.process] + [state.toxiproxy.pid]
+        assert live(pids) == [] and group_pids(pids) == []
+
+
+def test_the_bad_release_is_blocked_early_and_rejudging_gives_the_same_verdict(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    res, v, gate_dir = run_gate(out, "--only", "telemetry-release-hang", "--candidate", "TELEMETRY_RELEASE=1.5.0-rc1")
+    assert res.code == 1, res.err[-3000:]
+    assert v["verdict"] == "FAIL" and v["exit_code"] == 1
+    crit = by_name(v)
+    runs_ok = crit["runs stay healthy"]
+    assert runs_ok["verdict"] == "FAIL" and runs_ok["low"] > runs_ok["allowed"], runs_ok
+    assert runs_ok["n_baseline"] >= 10 and runs_ok["n_candidate"] >= 10 and "Newcomb" in runs_ok["method"]
+    assert "FAIL: runs stay healthy [telemetry-release-hang]" in res.out, res.out
+    # Fail-fast: the candidate's run was cut short inside its fault phase, and the gate says when.
+    assert v["stopped_early"] and "fail-fast" in v["stopped_early"]
+    cand = next(r for r in v["runs"] if r["side"] == "candidate")
+    assert cand["stopped_by_gate"] and cand["status"] == "aborted"
+    fault = run_result(cand)["phases"]["fault"]
+    assert fault[1] - fault[0] < 25, "stopped before the declared 25 s fault phase ended"
+    assert run_result(cand)["stack"]["reused"] is True, "baseline and candidate shared one stack"
+    assert_stacks_down(out)
+    # Pipeline outputs: JUnit parses and carries the failure; the summary says what to do.
+    suites = ET.parse(gate_dir / "junit.xml").getroot()
+    failures = [f.get("message") for f in suites.iter("failure")]
+    assert any("all of it beyond the allowed" in m for m in failures), failures
+    assert "**FAIL** (exit 1)" in (gate_dir / "summary.md").read_text()
+
+    # Re-judging the stored runs: the same verdict.json but for the time of judging.
+    again = chaosgate("gate", str(POLICY), "--only", "telemetry-release-hang", "--candidate",
+                      "TELEMETRY_RELEASE=1.5.0-rc1", "--from", str(gate_dir))
+    assert again.code == 1, again.err
+    v2 = json.loads((gate_dir / "verdict.json").read_text())
+    assert {**v, "judged_at": 0} == {**v2, "judged_at": 0}
+
+    # An expired waiver changes nothing but a warning; a live one turns the FAIL into a WARN, listed.
+    waivers = tmp_path / "waivers.yaml"
+    expired = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    waivers.write_text(f"""waivers:
+  - {{criterion: runs stay healthy, candidate: {{TELEMETRY_RELEASE: 1.5.0-rc1}}, reason: known, owner: sre,
+     expires: {expired}}}
+""")
+    old = chaosgate("gate", str(POLICY), "--only", "telemetry-release-hang", "--candidate",
+                    "TELEMETRY_RELEASE=1.5.0-rc1", "--from", str(gate_dir), "--waivers", str(waivers))
+    v3 = json.loads((gate_dir / "verdict.json").read_text())
+    assert old.code == 1 and v3["waivers"] == [] and any("expired" in w for w in v3["warnings"])
+    assert [c["verdict"] for c in v3["criteria"]] == [c["verdict"] for c in v["criteria"]]
+    until = (dt.date.today() + dt.timedelta(days=7)).isoformat()
+    waivers.write_text(f"""waivers:
+  - {{criterion: runs stay healthy, candidate: {{TELEMETRY_RELEASE: 1.5.0-rc1}}, reason: "known <b>bug</b>",
+     owner: sre, expires: {until}}}
+""")
+    live_waiver = chaosgate("gate", str(POLICY), "--only", "telemetry-release-hang", "--candidate",
+                            "TELEMETRY_RELEASE=1.5.0-rc1", "--from", str(gate_dir), "--waivers", str(waivers))
+    v4 = json.loads((gate_dir / "verdict.json").read_text())
+    assert by_name(v4)["runs stay healthy"]["verdict"] == "WARN"
+    assert by_name(v4)["runs stay healthy"]["waiver"]["was"] == "FAIL" and v4["waivers"][0]["owner"] == "sre"
+    assert "waived by sre" in live_waiver.out
+    # The radius criterion still fails unless it too is waived: a waiver is scoped to one criterion.
+    assert live_waiver.code == (1 if by_name(v4)["blast radius contained"]["verdict"] == "FAIL" else 0)
+
+
+def test_the_fixed_release_passes(tmp_path: Path) -> None:
+    res, v, _ = run_gate(tmp_path, "--only", "telemetry-release-hang", "--candidate", "TELEMETRY_RELEASE=1.5.0-rc2")
+    assert res.code == 0, (res.out, res.err[-3000:])
+    crit = by_name(v)
+    assert crit["runs stay healthy"]["verdict"] == "PASS" and crit["blast radius contained"]["verdict"] == "PASS"
+    assert v["stopped_early"] is None and all(r["status"] == "completed" for r in v["runs"])
+    assert_stacks_down(tmp_path)
+
+
+def test_baseline_against_itself_passes_on_the_real_stack(tmp_path: Path) -> None:
+    res, v, _ = run_gate(tmp_path, "--only", "telemetry-dependency-hang", "--baseline", "TELEMETRY_TIMEOUT_S=1",
+                         "--candidate", "TELEMETRY_TIMEOUT_S=1")
+    assert res.code == 0, (res.out, res.err[-3000:])
+    assert by_name(v)["runs stay healthy"]["verdict"] == "PASS"
+    cand = next(r for r in v["runs"] if r["side"] == "candidate")
+    reuse = run_result(cand)["stack"]
+    assert reuse["reused"] is True and reuse["restarted"] == [], "same variables: nothing restarted"
+    assert reuse["checks"] and all(c == "ok" for c in reuse["checks"].values()), reuse
+
+
+def test_a_candidate_that_drops_the_telemetry_timeout_is_blocked(tmp_path: Path) -> None:
+    res, v, _ = run_gate(tmp_path, "--only", "telemetry-dependency-hang", "--baseline", "TELEMETRY_TIMEOUT_S=1",
+                         "--candidate", "TELEMETRY_TIMEOUT_S=0")
+    assert res.code == 1, (res.out, res.err[-3000:])
+    assert by_name(v)["runs stay healthy"]["verdict"] == "FAIL"
+    cand = next(r for r in v["runs"] if r["side"] == "candidate")
+    reuse = run_result(cand)["stack"]
+    # Only the services whose environment the variable changes were restarted on the kept stack.
+    assert reuse["reused"] is True and set(reuse["restarted"]) == {"run-pool", "shared-pool"}, reuse
+    assert_stacks_down(tmp_path)
+
+
+def test_a_gate_whose_metrics_endpoint_dies_is_inconclusive_never_a_pass(tmp_path: Path) -> None:
+    experiment = tmp_path / "experiment.yaml"
+    experiment.write_text(f"""name: broker-metrics-die
+stack: {STACKS / 'mini' / 'docker-compose.yml'}
+phases: {{warmup: 1s, baseline: 5s, fault: 5s, recovery: 1s}}
+deadline: 2m
+faults:
+  - {{type: process.pause, service: broker}}
+surfaces:
+  broker:
+    services: [broker]
+    slis:
+      connections: {{kind: gauge, metric: rabbitmq_connections, agg: max}}
+""")
+    policy = tmp_path / "gate.yaml"
+    policy.write_text("""name: mini-gate
+experiments: [experiment.yaml]
+window: 1s
+criteria:
+  - {name: broker connections, sli: broker.connections, vs_baseline: {floor: 5}, critical: true, min_samples: 3}
+  - {name: broker connections bound, sli: broker.connections, bound: {max: 100}, min_samples: 1}
+""")
+    res = chaosgate("gate", str(policy), "--out", str(tmp_path / "reports"), timeout=GATE_DEADLINE_S)
+    assert res.code == 2, (res.out, res.err[-3000:])
+    v = json.loads(next((tmp_path / "reports" / "gates").glob("*/verdict.json")).read_text())
+    crit = by_name(v)
+    assert v["verdict"] == "INCONCLUSIVE"
+    assert crit["broker connections"]["verdict"] == "INCONCLUSIVE"
+    assert "too few samples" in crit["broker connections"]["reason"] or "no data" in crit["broker connections"]["reason"]
+    assert crit["broker connections bound"]["rule"].startswith("missing data")
+
+
+def test_a_broken_policy_is_refused_at_its_line_and_starts_nothing(tmp_path: Path) -> None:
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(f"""name: broken
+experiments: ["{ROOT / 'experiments' / 'incident-2026-02' / 'telemetry-release-hang.yaml'}", nothing-*.yaml]
+criteria:
+  - {{name: a, sli: runs.no_such_sli, vs_baseline: {{allowed: 5%}}}}
+  - {{name: a, blast_radius: {{max_score: 50}}}}
+""")
+    res = chaosgate("gate", str(policy), "--out", str(tmp_path / "reports"))
+    assert res.code == 3, res.err
+    assert f"{policy}:2: experiments.1: no experiment file matches 'nothing-*.yaml'" in res.err
+    assert f"{policy}:4: criteria.0.sli: experiment 'telemetry-release-hang' has no SLI 'runs.no_such_sli'" in res.err
+    assert "criterion 'a' is named twice" in res.err
+    policy.write_text("name: broken\nexperiments: [x.yaml]\ncriteria:\n  - {name: b, sli: runs.success_ratio}\n")
+    res = chaosgate("gate", str(policy), "--out", str(tmp_path / "reports"))
+    assert res.code == 3 and f"{policy}:4: criteria.0: give exactly one of vs_baseline, bound, blast_radius" in res.err
+    assert "Traceback" not in res.err and not (tmp_path / "reports").exists()

@@ -1,0 +1,122 @@
+"""The gate's statistics as pure functions: the cases release gates get wrong, and calibration on
+generated data (false-block and detection rates, with and without fail-fast looks)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chaos.gate.stats import Counts, compare
+
+ALPHA = 0.05
+
+
+def test_kayentas_counter_example_never_passes() -> None:
+    # A canary 70x worse on average, whose rank test was "not significant": Kayenta passed it.
+    d = compare([1.0] * 10, [100.0] * 7 + [1.0] * 3, better="lower", relative=0.2, floor=1.0)
+    assert d.verdict == "FAIL", d
+    assert d.effect > 60 and d.low > d.allowed
+
+
+def test_no_baseline_data_is_inconclusive() -> None:
+    d = compare([], [5.0] * 20, better="lower", floor=1.0)
+    assert d.verdict == "INCONCLUSIVE" and "baseline has 0" in d.reason
+    d = compare(Counts(good=0, total=0), Counts(good=100, total=100), better="higher", floor=0.05)
+    assert d.verdict == "INCONCLUSIVE"
+
+
+def test_constant_identical_samples_give_one_deterministic_verdict() -> None:
+    verdicts = {compare([3.0] * 12, [3.0] * 12, better="lower", floor=0.5, seed=s).model_dump_json()
+                for s in range(5)}
+    assert len(verdicts) == 1, "no random jitter: the same data gives the same verdict, whatever the seed"
+    d = compare([3.0] * 12, [3.0] * 12, better="lower", floor=0.5)
+    assert d.verdict == "PASS" and d.low == d.high == 0.0
+
+
+def test_same_data_and_seed_give_the_same_interval() -> None:
+    rng = np.random.default_rng(7)
+    base, cand = list(rng.normal(50, 5, 20)), list(rng.normal(52, 5, 20))
+    first = compare(base, cand, better="lower", relative=0.1, seed=3)
+    assert compare(base, cand, better="lower", relative=0.1, seed=3) == first
+
+
+def test_a_small_rise_under_the_floor_passes() -> None:
+    base = [5.0, 4.0, 6.0, 5.0, 5.0, 6.0, 4.0, 5.0, 5.0, 6.0]
+    d = compare(base, [x + 5 for x in base], better="lower", relative=0.0, floor=20.0)
+    assert d.verdict == "PASS", d  # 5 -> 10 ms with a 20 ms floor
+
+
+def test_a_large_rise_beyond_the_relative_allowance_fails() -> None:
+    base = [50.0, 48.0, 52.0, 50.0, 51.0, 49.0, 50.0, 50.0, 52.0, 48.0]
+    d = compare(base, [x + 25 for x in base], better="lower", relative=0.10)
+    assert d.verdict == "FAIL" and abs(d.effect - 25) < 1e-9  # 50 -> 75 ms, 10% allowed
+
+
+def test_zero_errors_in_five_against_zero_in_five_is_too_few_not_pass() -> None:
+    d = compare(Counts(good=5, total=5), Counts(good=5, total=5), better="higher", relative=0.02)
+    assert d.verdict == "INCONCLUSIVE" and "too few samples" in d.reason
+
+
+def test_direction_follows_the_sli() -> None:
+    lower_is_better = compare([10.0] * 5 + [11.0] * 5, [20.0] * 5 + [21.0] * 5, better="lower", floor=1.0)
+    higher_is_better = compare([10.0] * 5 + [11.0] * 5, [20.0] * 5 + [21.0] * 5, better="higher", floor=1.0)
+    assert lower_is_better.verdict == "FAIL" and higher_is_better.verdict == "PASS"
+    drop = compare(Counts(good=990, total=1000), Counts(good=700, total=1000), better="higher", floor=0.05)
+    assert drop.verdict == "FAIL" and abs(drop.effect - 0.29) < 1e-9
+
+
+def _rates(make, reps: int, looks: int, alpha: float, seed: int, floor: float) -> tuple[float, float]:
+    """(share of FAIL, share of PASS) over `reps` generated gates; with looks > 1, a FAIL at any
+    interim look (each at alpha/2/looks, the final at alpha/2) counts: fail-fast as the gate does it."""
+    rng = np.random.default_rng(seed)
+    fails = passes = 0
+    for rep in range(reps):
+        base, cand = make(rng)
+        verdict = None
+        if looks > 1:
+            for k in range(1, looks + 1):
+                part = cand[: max(1, len(cand) * k // (looks + 1))] if not isinstance(cand, Counts) else None
+                if part is None:
+                    part = Counts(good=round(cand.good * k / (looks + 1)), total=round(cand.total * k / (looks + 1)))
+                if compare(base, part, better="lower" if not isinstance(base, Counts) else "higher", floor=floor,
+                           alpha=alpha / 2 / looks, min_samples=5, seed=rep).verdict == "FAIL":
+                    verdict = "FAIL"
+                    break
+        if verdict is None:
+            final_alpha = alpha / 2 if looks > 1 else alpha
+            verdict = compare(base, cand, better="lower" if not isinstance(base, Counts) else "higher",
+                              floor=floor, alpha=final_alpha, min_samples=5, seed=rep).verdict
+        fails += verdict == "FAIL"
+        passes += verdict == "PASS"
+    return fails / reps, passes / reps
+
+
+
+def test_calibration_latencies_false_blocks_and_detection() -> None:
+    """A/A with no allowance at all (the hardest case for false blocks): the false-block rate is at or
+    below alpha/2 (one tail); a regression of 2.5 standard deviations is detected almost always."""
+    aa = lambda rng: (list(rng.lognormal(3.0, 0.3, 20)), list(rng.lognormal(3.0, 0.3, 20)))  # noqa: E731
+    false_block, _ = _rates(aa, reps=400, looks=1, alpha=ALPHA, seed=1, floor=0.0)
+    false_block_ff, _ = _rates(aa, reps=200, looks=5, alpha=ALPHA, seed=2, floor=0.0)
+    bad = lambda rng: (list(rng.normal(20, 2, 20)), list(rng.normal(27, 2, 20)))  # noqa: E731
+    detected, _ = _rates(bad, reps=200, looks=1, alpha=ALPHA, seed=3, floor=2.0)
+    detected_ff, _ = _rates(bad, reps=100, looks=5, alpha=ALPHA, seed=4, floor=2.0)
+    print(f"\nlatencies: A/A false blocks {false_block:.3f} (fail-fast {false_block_ff:.3f}) at alpha {ALPHA}; "
+          f"a +7 ms (3.5 sd, 2 ms floor) regression detected {detected:.3f} (fail-fast {detected_ff:.3f})")
+    # Margins: the expected rates are ~0.025 and ~1.0; these bounds hold for any seed in practice.
+    assert false_block <= 0.06 and false_block_ff <= 0.06
+    assert detected >= 0.9 and detected_ff >= 0.9
+
+
+def test_calibration_error_ratios_false_blocks_and_detection() -> None:
+    aa = lambda rng: (Counts(good=rng.binomial(500, 0.95), total=500),  # noqa: E731
+                      Counts(good=rng.binomial(500, 0.95), total=500))
+    false_block, _ = _rates(aa, reps=400, looks=1, alpha=ALPHA, seed=5, floor=0.0)
+    false_block_ff, _ = _rates(aa, reps=200, looks=5, alpha=ALPHA, seed=6, floor=0.0)
+    bad = lambda rng: (Counts(good=rng.binomial(500, 0.98), total=500),  # noqa: E731
+                       Counts(good=rng.binomial(500, 0.88), total=500))
+    detected, _ = _rates(bad, reps=200, looks=1, alpha=ALPHA, seed=7, floor=0.02)
+    detected_ff, _ = _rates(bad, reps=100, looks=5, alpha=ALPHA, seed=8, floor=0.02)
+    print(f"\nratios: A/A false blocks {false_block:.3f} (fail-fast {false_block_ff:.3f}) at alpha {ALPHA}; "
+          f"a 98% -> 88% success drop (2-point floor) detected {detected:.3f} (fail-fast {detected_ff:.3f})")
+    assert false_block <= 0.06 and false_block_ff <= 0.06
+    assert detected >= 0.9 and detected_ff >= 0.9
