@@ -159,6 +159,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     policy = load_policy(args.policy, parse_sets(args.candidate), parse_sets(args.baseline), parse_sets(args.set),
                          args.backend, args.only)
+    if args.no_reuse_stack:
+        policy.spec.reuse_stack = False
     if args.repeats is not None:
         if not 1 <= args.repeats <= 20:
             raise InputError("--repeats", f"{args.repeats} is not between 1 and 20")
@@ -266,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="warn: a WARN verdict exits 1 too (default: %(default)s)")
     gate.add_argument("--no-fail-fast", action="store_true",
                       help="run everything even after a critical criterion failed")
+    gate.add_argument("--no-reuse-stack", action="store_true",
+                      help="start a fresh stack for every run instead of keeping one between runs")
     gate.add_argument("--waivers", help="waivers file (default: the policy's 'waivers')")
     gate.add_argument("--from", dest="from_dir", metavar="GATE_DIR",
                       help="judge a gate directory's stored runs again; nothing is run")
