@@ -49,8 +49,11 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from chaos.backends.state import clear_active, find_active, mark_active
     from chaos.stack import load_stack
 
+    from chaos.reconcile import sweep_orphans
+
     stack = load_stack(args.file, parse_sets(args.set))
     out = Path(args.out)
+    sweep_orphans(say)  # processes and containers whose run directory was deleted
     backend = backends.get(args.backend, say=say)
     active = find_active(out, stack.name)
     if args.action == "up":
@@ -139,13 +142,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from chaos.reconcile import needs_reconcile, reconcile_all, reconcile_run
+    from chaos.backends.state import STATE_FILE
+    from chaos.journal import JOURNAL_FILE
+    from chaos.reconcile import needs_reconcile, reconcile_all, reconcile_run, sweep_orphans
 
     if args.run_dir:
         run_dir = Path(args.run_dir)
         if not run_dir.is_dir():
             raise InputError(run_dir, "no such run directory")
-        done = reconcile_run(run_dir, say, args.keep_stack) if needs_reconcile(run_dir) else []
+        if (run_dir / JOURNAL_FILE).exists() or (run_dir / STATE_FILE).exists():
+            done = reconcile_run(run_dir, say, args.keep_stack) if needs_reconcile(run_dir) else []
+            done += sweep_orphans(say)
+        elif (run_dir / "runs").is_dir():
+            # An --out folder, given in good faith: reconcile every run below it, never "nothing to do".
+            say(f"{run_dir} is an output folder: reconciling every run under {run_dir / 'runs'}")
+            done = reconcile_all(run_dir, say)
+        else:
+            raise InputError(run_dir, "not a run directory (no journal.db or stack.json) nor an output folder "
+                             "(no runs/ inside): give a run directory, e.g. reports/runs/<run>, or the --out folder")
     else:
         done = reconcile_all(Path(args.out), say)
     failed = [d for d in done if d.startswith("FAILED")]
@@ -279,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = sub.add_parser("rollback", help="reconcile after a crash: undo every fault a journal lists",
                               description="Undo faults that journals say may still be injected, and stop "
                                           "their stacks. Without RUN_DIR, every run under --out.")
-    rollback.add_argument("run_dir", nargs="?", metavar="RUN_DIR")
+    rollback.add_argument("run_dir", nargs="?", metavar="RUN_DIR",
+                          help="a run directory (reports/runs/<run>), or an --out folder: every run under it")
     rollback.add_argument("--keep-stack", action="store_true",
                           help="undo faults but leave the run's stack running (with RUN_DIR)")
     rollback.add_argument("--out", default=DEFAULT_OUT, help="folder of run directories (default: %(default)s)")

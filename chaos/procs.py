@@ -16,6 +16,9 @@ from chaos.errors import InfraError
 
 #: How often group membership is polled while waiting for a group to die.
 POLL_INTERVAL_S = 0.1
+#: Every process chaosgate starts carries its run directory in this variable, so one whose
+#: directory was deleted (a CI workspace wiped after a SIGKILL) can still be found and stopped.
+RUN_DIR_ENV = "CHAOSGATE_RUN_DIR"
 
 
 class ProcessRecord(BaseModel):
@@ -32,11 +35,13 @@ class ProcessRecord(BaseModel):
 
 def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path,
           cwd: Path | None = None, user: str | None = None) -> ProcessRecord:
-    """Start `argv` as the leader of a new session, output appended to `log`."""
+    """Start `argv` as the leader of a new session, output appended to `log` (which lives one
+    folder below its run directory: logs/, load/)."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**env, RUN_DIR_ENV: str(log.parent.parent.resolve())}
     with open(log, "ab") as out:
         try:
-            proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(list(argv), env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                     user=user)
         except OSError as exc:
@@ -115,6 +120,35 @@ def _wait_group_gone(pgid: int, timeout_s: float) -> bool:
             return True
         time.sleep(POLL_INTERVAL_S)
     return not group_members(pgid)
+
+
+def stop_orphans(grace_s: float = 10.0) -> list[str]:
+    """Stop every process group started by chaosgate whose run directory no longer exists (and
+    only those); what was stopped. A group of RabbitMQ's also loses its node data."""
+    groups: dict[int, tuple[str, str, dict[str, str]]] = {}
+    for proc in psutil.process_iter(["pid", "name"]):
+        try:
+            env = proc.environ()
+            run_dir = env.get(RUN_DIR_ENV)
+            if run_dir and not Path(run_dir).exists():
+                groups.setdefault(os.getpgid(proc.pid), (run_dir, proc.info["name"], env))
+        except (psutil.Error, OSError):
+            continue
+    done = []
+    for pgid, (run_dir, name, env) in groups.items():
+        if pgid == os.getpgid(0):
+            continue  # never our own group
+        _signal_group(pgid, signal.SIGTERM)
+        if not _wait_group_gone(pgid, grace_s):
+            _signal_group(pgid, signal.SIGKILL)
+            _wait_group_gone(pgid, 10.0)
+        node_data = Path(env.get("RABBITMQ_MNESIA_BASE", "")).parent
+        if node_data.parent.name == "chaosgate" and env.get("RABBITMQ_NODENAME", "").startswith("chaosgate-"):
+            import shutil
+
+            shutil.rmtree(node_data, ignore_errors=True)
+        done.append(f"stopped orphan process group {pgid} ({name}): its run directory {run_dir} is gone")
+    return done
 
 
 def tail(path: str | Path, lines: int = 15) -> str:

@@ -25,9 +25,10 @@ def rollback_journal(journal: Journal, only: set[int] | None = None) -> list[str
         try:
             rollback_undo(entry.undo)
             journal.mark(entry.id, "rolled_back")
-        except InfraError as exc:
-            journal.mark(entry.id, "rollback_failed", str(exc))
-            failures.append(f"{entry.fault} on {entry.target}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - whatever one undo met (a 500, nonsense), the others still run
+            why = str(exc) if isinstance(exc, InfraError) else f"{exc.__class__.__name__}: {exc}"
+            journal.mark(entry.id, "rollback_failed", why)
+            failures.append(f"{entry.fault} on {entry.target}: {why}")
     return failures
 
 
@@ -37,7 +38,7 @@ def verify_gone(journal: Journal) -> list[str]:
     for entry in journal.entries():
         try:
             what = still_in_place(entry.undo)
-        except InfraError as exc:
+        except Exception as exc:  # noqa: BLE001 - an answer that makes no sense verifies nothing
             what = f"cannot verify: {exc}"
         if what:
             leftovers.append(f"{entry.fault}: {what}")
@@ -57,8 +58,8 @@ def reconcile_run(run_dir: Path, say: Callable[[str], None], keep_stack: bool = 
                     rollback_undo(entry.undo)
                     journal.mark(entry.id, "rolled_back", "reconciled")
                     done.append(f"rolled back {entry.fault} on {entry.target}")
-                except InfraError as exc:
-                    if not stack_alive:
+                except Exception as exc:  # noqa: BLE001 - see rollback_journal
+                    if not stack_alive and isinstance(exc, InfraError):
                         # The stack is gone, and the fault lived in it: nothing is left to undo.
                         journal.mark(entry.id, "rolled_back", f"stack gone: {exc}")
                         done.append(f"{entry.fault} on {entry.target}: gone with its stack")
@@ -125,11 +126,22 @@ def reconcile_all(out_dir: Path, say: Callable[[str], None]) -> list[str]:
 
 
 def sweep_orphans(say: Callable[[str], None]) -> list[str]:
-    """Remove containers and networks labelled with a run directory that no longer exists.
+    """Stop local processes, and remove containers and networks, of run directories that no
+    longer exist.
 
-    With its directory gone (deleted, or a test's temporary folder), no journal or state can
-    ever lead a command back to them: the label is the only trace left.
+    With its directory gone (a CI workspace wiped after a SIGKILL, a test's temporary folder),
+    no journal or state can ever lead a command back to them: the mark they carry (a variable in
+    a process's environment, a container's label) is the only trace left.
     """
+    from chaos.procs import stop_orphans
+
+    done = stop_orphans()
+    for line in done:
+        say(f"reconcile: {line}")
+    return done + _sweep_containers(say)
+
+
+def _sweep_containers(say: Callable[[str], None]) -> list[str]:
     from chaos.components import containers
 
     if not Path("/var/run/docker.sock").exists() and "DOCKER_HOST" not in os.environ:

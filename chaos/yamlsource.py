@@ -59,24 +59,133 @@ class _KeyLine(yaml.ScalarNode):
         super().__init__(value.tag, value.value, key.start_mark, value.end_mark, value.style)
 
 
-def load_yaml(path: Path | str) -> YamlDocument:
-    """Read and parse a YAML file; a missing file or bad syntax is an InputError with a line."""
-    path = Path(path)
+#: Limits on every file a user gives chaosgate. Real experiments, stacks and policies are a few
+#: KiB, nest under 10 levels and use a handful of aliases; these leave room for far larger ones
+#: while keeping a hostile file (an alias bomb, thousands of nested brackets) to well under a second.
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 64
+MAX_ALIASES = 200
+MAX_NODES = 200_000
+
+
+class _Limit(yaml.MarkedYAMLError):
+    """A file breaks one of the limits above (or repeats a key)."""
+
+    def __init__(self, mark: yaml.Mark, problem: str):
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python safe loader with the composer bounded: depth, aliases, duplicate keys."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _Limit(self.peek_event().start_mark, f"more than {MAX_ALIASES} aliases (*name): the limit "
+                             "keeps alias expansion bounded")
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Limit(self.peek_event().start_mark, f"nested deeper than {MAX_DEPTH} levels: the limit "
+                             "keeps parsing bounded")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor):  # noqa: ANN001 - PyYAML's signature
+        node = super().compose_mapping_node(anchor)
+        first: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                seen = first.setdefault((key.tag, key.value), key.start_mark.line)
+                if seen != key.start_mark.line:
+                    raise _Limit(key.start_mark, f"duplicate key {key.value!r} (first at line {seen + 1}): "
+                                 "one of the two would be silently ignored")
+        return node
+
+
+def _expanded_size(root: yaml.Node) -> tuple[int, yaml.Node | None]:
+    """Nodes the document has once aliases are expanded (capped), and a node found inside itself."""
+    memo: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise RecursionError(node)
+        active.add(key)
+        children = node.value if isinstance(node, yaml.SequenceNode) else (
+            [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else [])
+        total = 1
+        for child in children:
+            total = min(total + size(child), MAX_NODES + 1)
+        active.discard(key)
+        memo[key] = total
+        return total
+
     try:
-        text = path.read_text(encoding="utf-8")
+        return size(root), None
+    except RecursionError as exc:
+        return 0, exc.args[0] if exc.args and isinstance(exc.args[0], yaml.Node) else root
+
+
+def _read_text(path: Path) -> str:
+    """The file as text, within the size limit; binary and non-UTF-8 input refused with a line."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read: {exc}") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(path, f"larger than {MAX_BYTES // 1024} KiB: too large for a file chaosgate reads "
+                         "(the limit keeps reading bounded)", 1)
+    if b"\x00" in raw:
+        at = raw.index(b"\x00")
+        raise InputError(path, f"a NUL byte at offset {at}: this is a binary file, not YAML", raw[:at].count(b"\n") + 1)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                         raw[:exc.start].count(b"\n") + 1) from None
+    return text.removeprefix("\ufeff")  # a byte-order mark is harmless: drop it
+
+
+def load_yaml(path: Path | str) -> YamlDocument:
+    """Read and parse a YAML file within bounds (size, depth, aliases, expanded size, no duplicate
+    keys, UTF-8 text); every problem is one InputError with a line."""
+    path = Path(path)
+    text = _read_text(path)
+    loader = _BoundedLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is not None:
+            nodes, looped = _expanded_size(root)
+            if looped is not None:
+                raise _Limit(looped.start_mark, "an alias refers to the node that contains it")
+            if nodes > MAX_NODES:
+                raise _Limit(root.start_mark, f"aliases expand the document past {MAX_NODES} nodes: "
+                             "the limit keeps alias expansion bounded")
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise InputError(path, f"invalid YAML: {exc.problem or exc.context}", line) from None
+        what = exc.problem if isinstance(exc, _Limit) else f"invalid YAML: {exc.problem or exc.context}"
+        raise InputError(path, what, line) from None
     except yaml.YAMLError as exc:
         raise InputError(path, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
     return YamlDocument(path, data, root)
 
 

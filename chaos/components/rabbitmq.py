@@ -103,15 +103,13 @@ class ManagementClient:
         self._http.auth = (user, password)
 
     def _call(self, method: str, path: str, body: object = None) -> object:
-        import requests
+        from chaos.wire import fetch, json_body
 
-        try:
-            resp = self._http.request(method, self.url + path, json=body, timeout=self.timeout_s)
-        except requests.RequestException as exc:
-            raise InfraError(f"RabbitMQ management API {self.url} did not answer: {exc}") from None
-        if resp.status_code >= 400:
-            raise InfraError(f"RabbitMQ {method} {path} answered {resp.status_code}: {resp.text.strip()}")
-        return resp.json() if resp.content else None
+        status, content = fetch(self._http, method, self.url + path, self.timeout_s, json=body)
+        if status >= 400:
+            raise InfraError(f"RabbitMQ at {self.url}: {method} {path} answered {status}: "
+                             f"{content[:200].decode(errors='replace').strip()}")
+        return json_body(content, f"RabbitMQ at {self.url}: {method} {path}")
 
     def overview(self) -> dict:
         """/api/overview."""

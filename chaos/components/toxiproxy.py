@@ -61,15 +61,13 @@ class ToxiproxyClient:
         self._http = requests.Session()
 
     def _call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
-        import requests
+        from chaos.wire import fetch, json_body
 
-        try:
-            resp = self._http.request(method, self.url + path, json=body, timeout=self.timeout_s)
-        except requests.RequestException as exc:
-            raise InfraError(f"toxiproxy at {self.url} did not answer {method} {path}: {exc}") from None
-        if resp.status_code not in ok:
-            raise InfraError(f"toxiproxy {method} {path} answered {resp.status_code}: {resp.text.strip()}")
-        return resp.json() if resp.content else None
+        status, content = fetch(self._http, method, self.url + path, self.timeout_s, json=body)
+        if status not in ok:
+            raise InfraError(f"toxiproxy at {self.url}: {method} {path} answered {status}: "
+                             f"{content[:200].decode(errors='replace').strip()}")
+        return json_body(content, f"toxiproxy at {self.url}: {method} {path}")
 
     def version(self) -> str:
         """The server's version string."""

@@ -54,13 +54,15 @@ class Fill(Fault):
 def _call(method: str, url: str, body: dict | None = None, ok: tuple[int, ...] = (200,)) -> dict:
     import requests
 
-    try:
-        resp = requests.request(method, url, json=body, timeout=REQUEST_TIMEOUT_S)
-    except requests.RequestException as exc:
-        raise InfraError(f"capacity hook {url}: {exc.__class__.__name__}") from None
-    if resp.status_code not in ok:
-        raise InfraError(f"capacity hook {method} {url} answered {resp.status_code}: {resp.text[:200]}")
-    return resp.json()
+    from chaos.wire import fetch, json_body
+
+    status, content = fetch(requests, method, url, REQUEST_TIMEOUT_S, json=body)
+    if status not in ok:
+        raise InfraError(f"capacity hook {method} {url} answered {status}: {content[:200]!r}")
+    answer = json_body(content, f"capacity hook {method} {url}")
+    if not isinstance(answer, dict):
+        raise InfraError(f"capacity hook {method} {url} answered {answer!r}, not a JSON object")
+    return answer
 
 
 def _mine(undo: dict) -> list[dict]:

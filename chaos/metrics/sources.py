@@ -21,6 +21,7 @@ from chaos.backends.state import ServiceState
 from chaos.components.rabbitmq import MANAGEMENT_PORT, PROMETHEUS_PORT, ManagementClient
 from chaos.errors import InfraError
 from chaos.metrics.timeline import Sample
+from chaos.wire import WireError, fetch
 
 #: Seconds one read of one source may take.
 READ_TIMEOUT_S = 2.0
@@ -82,15 +83,19 @@ def prometheus(name: str, svc: ServiceState) -> Source | None:
 
     def read(t: float) -> list[Sample]:
         try:
-            resp = http.get(url, timeout=READ_TIMEOUT_S)
-            resp.raise_for_status()
-        except requests.RequestException as exc:
-            raise SourceError(f"{url}: {exc.__class__.__name__}") from None
+            status, body = fetch(http, "GET", url, READ_TIMEOUT_S)
+        except WireError as exc:
+            raise SourceError(str(exc)) from None
+        if status != 200:
+            raise SourceError(f"{url} answered {status}")
         out = []
-        for family in text_string_to_metric_families(resp.text):
-            for s in family.samples:
-                if not s.name.endswith("_created"):
-                    out.append(Sample(t=t, source=name, name=s.name, labels=dict(s.labels), value=s.value))
+        try:
+            for family in text_string_to_metric_families(body.decode("utf-8", errors="replace")):
+                for s in family.samples:
+                    if not s.name.endswith("_created"):
+                        out.append(Sample(t=t, source=name, name=s.name, labels=dict(s.labels), value=s.value))
+        except ValueError as exc:  # not the Prometheus text format: missing data, never a guess
+            raise SourceError(f"{url}: not Prometheus text ({exc})") from None
         return out
 
     return Source(name, read)
