@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -117,9 +118,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
-    from chaos.experiment import Experiment
+    if args.kind == "policy":
+        from chaos.gate.policy import GatePolicy as model
+    elif args.kind == "waivers":
+        from chaos.gate.waivers import WaiverFile as model
+    else:
+        from chaos.experiment import Experiment as model
 
-    print(json.dumps(Experiment.model_json_schema(by_alias=True), indent=2))
+    print(json.dumps(model.model_json_schema(by_alias=True), indent=2))
     return 0
 
 
@@ -257,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--set", action="append", metavar="VAR=VALUE", help="override a stack variable")
     validate.set_defaults(func=cmd_validate)
 
-    schema = sub.add_parser("schema", help="print the experiment JSON Schema (for editors)")
+    schema = sub.add_parser("schema", help="print the JSON Schema of a file kind (for editors)")
+    schema.add_argument("kind", nargs="?", default="experiment", choices=["experiment", "policy", "waivers"],
+                        help="which file (default: %(default)s)")
     schema.set_defaults(func=cmd_schema)
 
     gate = sub.add_parser(
@@ -318,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"chaosgate: interrupted by {exc}; everything started was stopped", file=sys.stderr)
         return 128 + exc.signum
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error of ours; keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from chaos.errors import InputError
+from chaos.stored import read_model
 from chaos.sli import SLIValue
 
 RESULT_FILE = "result.json"
@@ -132,10 +132,4 @@ class RunResult(BaseModel):
 
 def load_result(run_dir: Path | str) -> RunResult:
     """A run directory's result; InputError when it has none or it cannot be read."""
-    path = Path(run_dir) / RESULT_FILE
-    try:
-        return RunResult.model_validate_json(path.read_text())
-    except FileNotFoundError:
-        raise InputError(path, "no result here (the run never finished writing it)") from None
-    except ValueError as exc:
-        raise InputError(path, f"unreadable run result: {exc}") from None
+    return read_model(Path(run_dir) / RESULT_FILE, RunResult, "no result here (the run never finished writing it)")

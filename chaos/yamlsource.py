@@ -166,8 +166,9 @@ def load_yaml(path: Path | str) -> YamlDocument:
     keys, UTF-8 text); every problem is one InputError with a line."""
     path = Path(path)
     text = _read_text(path)
-    loader = _BoundedLoader(text)
+    loader = None
     try:
+        loader = _BoundedLoader(text)  # its reader already refuses control characters
         root = loader.get_single_node()
         if root is not None:
             nodes, looped = _expanded_size(root)
@@ -185,7 +186,8 @@ def load_yaml(path: Path | str) -> YamlDocument:
     except yaml.YAMLError as exc:
         raise InputError(path, f"invalid YAML: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return YamlDocument(path, data, root)
 
 

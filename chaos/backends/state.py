@@ -10,7 +10,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chaos.errors import InputError
 from chaos.procs import ProcessRecord
 
 STATE_FILE = "stack.json"
@@ -88,13 +87,9 @@ class StackState(BaseModel):
     @classmethod
     def load(cls, run_dir: Path | str) -> "StackState":
         """Read a run directory's stack state."""
-        path = Path(run_dir) / STATE_FILE
-        try:
-            return cls.model_validate_json(path.read_text())
-        except FileNotFoundError:
-            raise InputError(path, "no stack state here (was this stack started by chaosgate?)") from None
-        except ValueError as exc:
-            raise InputError(path, f"unreadable stack state: {exc}") from None
+        from chaos.stored import read_model
+
+        return read_model(Path(run_dir) / STATE_FILE, cls, "no stack state here (was this stack started by chaosgate?)")
 
 
 def active_pointer(out_dir: Path, stack_name: str) -> Path:

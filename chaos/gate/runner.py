@@ -19,6 +19,7 @@ from chaos.gate.waivers import Waiver, split_expired
 from chaos.metrics.sources import READ_TIMEOUT_S
 from chaos.reconcile import claim, reconcile_all
 from chaos.stackpool import StackPool
+from chaos.stored import read_model
 
 RECORD_FILE = "gate.json"
 #: A look only uses samples this old: every read stamped earlier has been written by then.
@@ -137,14 +138,7 @@ class Gate:
 
 def rejudge(policy: LoadedPolicy, gate_dir: Path, waivers: list[Waiver]) -> GateVerdict:
     """Judge a gate directory's stored runs again with (possibly changed) policy and waivers."""
-    from chaos.errors import InputError
-
-    try:
-        record = GateRecord.model_validate_json((gate_dir / RECORD_FILE).read_text())
-    except FileNotFoundError:
-        raise InputError(gate_dir / RECORD_FILE, "not a gate directory (no gate.json)") from None
-    except ValueError as exc:
-        raise InputError(gate_dir / RECORD_FILE, f"unreadable gate record: {exc}") from None
+    record = read_model(gate_dir / RECORD_FILE, GateRecord, "not a gate directory (no gate.json)")
     active, warnings = split_expired(waivers, dt.date.today())
     verdict = evaluate(policy, record, gate_dir, active, warnings)
     write_outputs(verdict, gate_dir)
