@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from chaos.gate.runner import SETTLED_S  # noqa: E402 - after the path is set
 POLICY = ROOT / "gates" / "pre-promotion.yaml"
 
 
@@ -52,7 +54,7 @@ def main() -> None:
         print(f"\nrc1 (telemetry-release-hang): verdict {v['verdict']} in {wall:.1f} s of wall time")
         if looks:
             # The look's window ends SETTLED_S before the moment it was taken: add it back.
-            decided = looks[0]["at"] + 3.0
+            decided = looks[0]["at"] + SETTLED_S
             print(f"  fail-fast look {looks[0]['look']} of {looks[0]['of']}: FAIL {decided - fault_t0:.1f} s after the "
                   f"fault phase started ({decided - injected:.1f} s after rc1 was deployed); "
                   f"the declared fault phase is {result['phases']['fault'][1] - fault_t0:.1f} s as run, 25 s declared")

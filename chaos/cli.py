@@ -141,10 +141,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     from chaos.engine import Engine
     from chaos.summary import print_summary
 
-    result = Engine(exp, Path(args.out), say).run()
+    engine = Engine(exp, Path(args.out), say)
+    try:
+        result = engine.run()
+    finally:
+        # Also when Ctrl-C or SIGTERM cut the run short: its report says so.
+        report = _write_reports(lambda: _render("run", engine.run_dir), Path(args.out))
     print_summary(result)
     print(f"run directory: {result.run_dir}")
+    if report:
+        print(f"report: {report}")
     return {"completed": 0, "aborted": 1, "inconclusive": 2, "failed": 3}[result.status]
+
+
+def _render(kind: str, folder: Path) -> Path | None:
+    from chaos import report
+
+    if kind == "run":
+        return report.render_run(folder) if (folder / "result.json").exists() else None
+    return report.render_gate(folder)
+
+
+def _write_reports(render, out: Path) -> Path | None:
+    """Render a report and refresh the folder's index; a failure to render is said, never fatal."""
+    from chaos import report
+
+    try:
+        path = render()
+        report.render_index(out)
+        return path
+    except Exception as exc:  # noqa: BLE001 - the run's outcome stands even when its page cannot be drawn
+        say(f"the HTML report could not be written: {exc.__class__.__name__}: {exc}")
+        return None
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -199,6 +227,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
         say(f"gate {policy.spec.name}: {len(policy.experiments)} experiment(s) x {policy.spec.repeats} repeat(s) x "
             f"baseline/candidate, into {gate.dir}")
         verdict = gate.run()
+    gate_dir = Path(verdict.gate_dir)
+    out = gate_dir.parent.parent
+    verdict.report = str(_write_reports(lambda: _render("gate", gate_dir), out) or "") or None
+    if verdict.report:
+        from chaos.gate.outputs import VERDICT_FILE
+
+        (gate_dir / VERDICT_FILE).write_text(verdict.model_dump_json(indent=2))
     _print_verdict(verdict)
     code = verdict.exit_code
     if verdict.verdict == "WARN" and args.fail_on == "warn":
@@ -220,6 +255,26 @@ def _print_verdict(v) -> None:
     if v.wall_s is not None:
         print(f"wall time {v.wall_s:.0f}s for {v.declared_s:.0f}s of declared phases")
     print(f"gate directory: {v.gate_dir}")
+    if v.report:
+        print(f"report: {v.report}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from chaos import report
+    from chaos.gate.outputs import VERDICT_FILE
+
+    folder = Path(args.dir)
+    if (folder / "result.json").exists():
+        path = report.render_run(folder)
+    elif (folder / VERDICT_FILE).exists():
+        path = report.render_gate(folder)
+    elif (folder / "runs").is_dir() or (folder / "gates").is_dir():
+        path = report.render_index(folder)
+    else:
+        raise InputError(folder, "not a run directory (result.json), a gate directory (verdict.json) nor a "
+                         "reports folder (runs/ or gates/ inside)")
+    print(f"report: {path}")
+    return 0
 
 
 # --- parser --------------------------------------------------------------------------------------
@@ -297,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="judge a gate directory's stored runs again; nothing is run")
     gate.add_argument("--out", default=DEFAULT_OUT, help="folder for gate and run directories (default: %(default)s)")
     gate.set_defaults(func=cmd_gate)
+
+    rep = sub.add_parser("report", help="render the HTML report of a run, a gate or a reports folder again",
+                         description="Render report.html from stored data: a run directory, a gate directory, "
+                                     "or a reports folder (then its index.html, every run and gate, newest first).")
+    rep.add_argument("dir", metavar="DIR")
+    rep.set_defaults(func=cmd_report)
 
     rollback = sub.add_parser("rollback", help="reconcile after a crash: undo every fault a journal lists",
                               description="Undo faults that journals say may still be injected, and stop "

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable
 
 from chaos import backends
 from chaos.backends.state import StackState
+from chaos.blast import blast_radius
 from chaos.errors import ChaosgateError
 from chaos.experiment import LoadedExperiment
 from chaos.faults import FaultContext
@@ -24,7 +25,7 @@ from chaos.metrics.sampler import Sampler
 from chaos.metrics.sources import sources_for
 from chaos.metrics.timeline import Timeline
 from chaos.reconcile import claim, reconcile_all, rollback_journal, verify_gone
-from chaos.result import FaultRecord, CheckResult, LoadTotals, Rollback, RunResult, Status
+from chaos.result import EXPERIMENT_COPY, CheckResult, FaultRecord, LoadTotals, Rollback, RunPlan, RunResult, Status
 from chaos.sli import SLIValue, evaluate
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class Engine:
             self.result.reconciled_before = reconcile_all(self.out_dir, self.say)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         claim(self.run_dir)
+        self._write_plan()
         self.journal, self.timeline = Journal(self.run_dir), Timeline(self.run_dir)
         self.journal.event("run_start", experiment=self.spec.name)
         previous_alarm = self._arm_deadline()
@@ -102,6 +104,22 @@ class Engine:
         if interrupted is not None:
             raise interrupted
         return self.result
+
+    def _write_plan(self) -> None:
+        """The experiment as declared, and what the run is about to do: what a report reads later."""
+        import hashlib
+
+        from chaos import __version__
+        from chaos.blast import target_services
+
+        declared = self.exp.path.read_bytes()
+        (self.run_dir / EXPERIMENT_COPY).write_bytes(declared)
+        stack = self.exp.stack
+        RunPlan(experiment=self.spec.name, file=str(self.exp.path), sha256=hashlib.sha256(declared).hexdigest(),
+                backend=self.spec.backend, chaosgate_version=__version__, sample_interval=self.spec.sample_interval,
+                surfaces=self.exp.surfaces, services=list(stack.services),
+                links=[(s, link.to) for s, link in stack.links()], target_services=sorted(target_services(self.exp)),
+                expected_radius=self.spec.expected_radius).save(self.run_dir)
 
     def _execute(self) -> None:
         if self.lease is not None:
@@ -265,8 +283,6 @@ class Engine:
         self.result.save()
 
     def _compute_slis(self) -> None:
-        from chaos.blast import blast_radius
-
         for surface_name, surface in self.exp.surfaces.items():
             for sli_name, sli in surface.slis.items():
                 per_phase = {}

@@ -44,6 +44,7 @@ class Entry(BaseModel):
     undo: dict
     state: str
     detail: str | None = None
+    recorded_at: float = 0.0
 
 
 class Journal:
@@ -71,8 +72,12 @@ class Journal:
 
     def mark(self, entry_id: int, state: str, detail: str | None = None) -> None:
         """Move a fault to `injected`, `rolled_back` or `rollback_failed`."""
+        now = time.time()
         self._db.execute("UPDATE faults SET state = ?, detail = ?, updated_at = ? WHERE id = ?",
-                         (state, detail, time.time(), entry_id))
+                         (state, detail, now, entry_id))
+        # Every transition stays on record, with its time: a report shows intent -> injected -> rolled back.
+        self._db.execute("INSERT INTO events VALUES (?, ?, ?)",
+                         (now, "fault_state", json.dumps({"id": entry_id, "state": state, "detail": detail})))
 
     def event(self, kind: str, **detail: object) -> None:
         """Append a lifecycle event (phase change, abort, reconcile)."""
@@ -80,8 +85,10 @@ class Journal:
 
     def entries(self) -> list[Entry]:
         """Every fault row, oldest first."""
-        rows = self._db.execute("SELECT id, fault, target, undo, state, detail FROM faults ORDER BY id").fetchall()
-        return [Entry(id=r[0], fault=r[1], target=r[2], undo=json.loads(r[3]), state=r[4], detail=r[5]) for r in rows]
+        rows = self._db.execute("SELECT id, fault, target, undo, state, detail, recorded_at FROM faults "
+                                "ORDER BY id").fetchall()
+        return [Entry(id=r[0], fault=r[1], target=r[2], undo=json.loads(r[3]), state=r[4], detail=r[5],
+                      recorded_at=r[6]) for r in rows]
 
     def outstanding(self) -> list[Entry]:
         """Faults that may still be in place: recorded, and not known rolled back."""

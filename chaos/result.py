@@ -9,9 +9,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from chaos.stored import read_model
-from chaos.sli import SLIValue
+from chaos.sli import SLIValue, Surface
 
 RESULT_FILE = "result.json"
+PLAN_FILE = "plan.json"
+EXPERIMENT_COPY = "experiment.yaml"
 Status = Literal["completed", "aborted", "inconclusive", "failed"]
 Class = Literal["target", "direct", "beyond"]
 
@@ -128,6 +130,31 @@ class RunResult(BaseModel):
     def save(self) -> None:
         """Write result.json into the run directory."""
         (Path(self.run_dir) / RESULT_FILE).write_text(self.model_dump_json(indent=2))
+
+
+class RunPlan(BaseModel):
+    """What a run set out to do, written at its start: with result.json and the timeline, all a
+    report needs — the experiment file may have moved or changed since."""
+
+    experiment: str
+    file: str
+    sha256: str = Field(description="of the experiment file as it was run (copied beside as experiment.yaml)")
+    backend: str
+    chaosgate_version: str
+    sample_interval: float
+    surfaces: dict[str, Surface]
+    services: list[str]
+    links: list[tuple[str, str]] = Field(description="(service, dependency) edges")
+    target_services: list[str]
+    expected_radius: list[str]
+
+    def save(self, run_dir: Path | str) -> None:
+        (Path(run_dir) / PLAN_FILE).write_text(self.model_dump_json(indent=2))
+
+
+def load_plan(run_dir: Path | str) -> RunPlan:
+    """A run directory's plan; InputError when it has none."""
+    return read_model(Path(run_dir) / PLAN_FILE, RunPlan, "no plan here (a run made before reports existed?)")
 
 
 def load_result(run_dir: Path | str) -> RunResult:

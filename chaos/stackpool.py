@@ -42,8 +42,8 @@ class Lease:
 class StackPool:
     """Keeps at most one started stack (the last one used) for the next run to reuse."""
 
-    def __init__(self, out_dir: Path, tag: str, say: Callable[[str], None] = lambda m: None, reuse: bool = True):
-        self.out_dir, self.tag, self.say, self.reuse = out_dir, tag, say, reuse
+    def __init__(self, out_dir: Path, tag: str, say: Callable[[str], None] = lambda m: None):
+        self.out_dir, self.tag, self.say = out_dir, tag, say
         self._stack: Stack | None = None
         self._state: StackState | None = None
         self._count = 0
@@ -53,7 +53,7 @@ class StackPool:
         checks: dict[str, str] = {}
         if self._state is not None:
             state = StackState.load(self._state.run_dir)  # faults record restarts in the file
-            changed = _changed_services(self._stack, stack) if state.backend == backend and self.reuse else None
+            changed = _changed_services(self._stack, stack) if state.backend == backend else None
             if changed is not None:
                 for name in changed:
                     self.say(f"restarting {name} for the new variables (stack reused)")

@@ -17,7 +17,7 @@ from chaos.gate.verdict import (GateRecord, GateRun, GateVerdict, Look, StoredRu
                                 look_alpha, looks_per_run)
 from chaos.gate.waivers import Waiver, split_expired
 from chaos.metrics.sources import READ_TIMEOUT_S
-from chaos.reconcile import claim, reconcile_all
+from chaos.reconcile import reconcile_all
 from chaos.stackpool import StackPool
 from chaos.stored import read_model
 
@@ -43,11 +43,10 @@ class Gate:
     def run(self) -> GateVerdict:
         """Run every planned run (until fail-fast stops the rest), then judge."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        claim(self.dir)
         for w in self.warnings:
             self.say(w)
         reconcile_all(self.out_dir, self.say)
-        pool = StackPool(self.out_dir, self.record.gate_id, self.say, reuse=self.policy.spec.reuse_stack)
+        pool = StackPool(self.out_dir, self.record.gate_id, self.say)
         plan = [(r, p, side) for r in range(self.policy.spec.repeats) for p in self.policy.experiments
                 for side in ("baseline", "candidate")]
         try:

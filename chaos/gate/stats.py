@@ -93,7 +93,7 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
     else:
         b_est, c_est = _mean(baseline), _mean(candidate)
         lo, hi = _bootstrap_interval(list(baseline), list(candidate), alpha, seed)
-    effect = sign * (c_est - b_est)
+    effect = sign * (c_est - b_est) + 0.0  # + 0.0: no "-0" in a reader's face
     low, high = sorted((sign * lo, sign * hi))
     allowed = allowed_change(b_est, relative, floor)
     d = base.model_copy(update=dict(baseline=b_est, candidate=c_est, effect=effect, low=low, high=high,

@@ -31,6 +31,8 @@ class Engineer(FastHttpUser):
     """Launches a Studio session now and then; a 503 (no worker) is a failed launch."""
 
     weight = 1
+    # ENGINEERS=N pins their number (locust's fixed_count), so Studio gets enough launches to measure.
+    fixed_count = int(os.environ.get("ENGINEERS", "0"))
     wait_time = between(1, 2)
     network_timeout = 30.0
     connection_timeout = 5.0

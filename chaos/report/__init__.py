@@ -1,0 +1,68 @@
+"""Self-contained HTML reports: one file per run and per gate, and an index of a reports folder.
+
+Each page embeds its data and its chart library (uPlot, vendored in `static/`, MIT): it opens
+from a file or an artifact store with no request outside itself. Templates are Jinja2 with
+autoescape on; everything a user wrote reaches the page escaped.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from pathlib import Path
+
+REPORT_FILE = "report.html"
+INDEX_FILE = "index.html"
+_HERE = Path(__file__).resolve().parent
+
+
+@lru_cache(maxsize=1)
+def _env():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from markupsafe import Markup
+
+    env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html", "j2"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    # The vendored chart library is ours, not a user's: it goes into the page as it is.
+    env.globals["chart_js"] = Markup((_HERE / "static" / "uPlot.iife.min.js").read_text())
+    env.globals["chart_css"] = Markup((_HERE / "static" / "uPlot.min.css").read_text())
+    env.filters["when"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "?"
+    return env
+
+
+def render_run(run_dir: Path | str) -> Path:
+    """Write the run directory's report.html; its path."""
+    from chaos.report.views import run_view
+
+    run_dir = Path(run_dir)
+    view = run_view(run_dir)
+    page = _env().get_template("run.html.j2").render(v=view, charts=[c.model_dump() for c in view.charts])
+    path = run_dir / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def render_gate(gate_dir: Path | str) -> Path:
+    """Write the gate directory's report.html (and each of its runs' reports); its path."""
+    from chaos.report.views import gate_view
+
+    gate_dir = Path(gate_dir)
+    view = gate_view(gate_dir)
+    for run in view.verdict.runs:
+        if run.run_dir and (Path(run.run_dir) / "result.json").exists():
+            render_run(run.run_dir)
+    page = _env().get_template("gate.html.j2").render(v=view, charts=[c.model_dump() for c in view.charts])
+    path = gate_dir / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def render_index(out_dir: Path | str) -> Path:
+    """Write out_dir/index.html: every run and gate under it, newest first; its path."""
+    from chaos.report.index import entries
+
+    out_dir = Path(out_dir)
+    page = _env().get_template("index.html.j2").render(entries=entries(out_dir), folder=str(out_dir), charts=[])
+    path = out_dir / INDEX_FILE
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,268 @@
+"""HTML reports in a real browser (headless Chromium driven by Playwright): they load with no error
+and no request outside the file, show the verdict, draw every chart and the radius map, answer a
+hover with a value; hostile names stay text; a run cut short by SIGTERM still has its report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.engine_helpers import journal_states, only_run_dir
+from tests.conftest import ROOT, STACKS, chaosgate
+
+MINI = STACKS / "mini"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+EVIL_SERVICE = "<img src=x onerror=alert(1)>"
+EVIL_SLI = "</script><script>alert(2)</script>"
+EVIL_REASON = "known <b onmouseover=alert(3)>bug</b> </script>"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is installed by scripts/setup; it is missing")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A report opened in the browser, with what it logged, fetched and tried to pop up."""
+
+    def __init__(self, browser, path: Path, shots: Path):
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.goto(path.resolve().as_uri())
+        self.page.wait_for_load_state("load")
+        self.page.wait_for_timeout(300)
+        shots.mkdir(parents=True, exist_ok=True)
+        self.shot = shots / (path.parent.name + ".png")
+        self.page.screenshot(path=str(self.shot), full_page=True)
+        print(f"\nscreenshot: {self.shot}")
+
+    def assert_self_contained(self, path: Path) -> None:
+        assert self.errors == [], self.errors
+        assert self.requests == [path.resolve().as_uri()], f"requests outside the file: {self.requests}"
+
+    def assert_charts_drawn(self, expected: int) -> None:
+        canvases = self.page.locator(".chart canvas")
+        assert canvases.count() == expected
+        for i in range(expected):
+            box = canvases.nth(i).bounding_box()
+            assert box and box["width"] > 200 and box["height"] > 100, box
+
+    def hover_shows_a_value(self) -> str:
+        over = self.page.locator(".chart .u-over").first
+        box = over.bounding_box()
+        self.page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+        self.page.wait_for_timeout(100)
+        values = [v for v in self.page.locator(".chart").first.locator(".u-value").all_inner_texts() if v.strip()]
+        shown = [v for v in values[1:] if v.strip() not in ("--", "")]
+        assert shown, f"hovering showed no value: {values}"
+        return shown[0]
+
+
+@pytest.fixture(scope="module")
+def mini_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report-run")
+    res = chaosgate("run", str(MINI / "experiment.yaml"), "--out", str(out))
+    assert res.code == 0, res.err
+    run_dir = only_run_dir(out)
+    assert res.out.strip().splitlines()[-1] == f"report: {run_dir / 'report.html'}", "the path is printed last"
+    return run_dir
+
+
+def test_a_run_report_loads_offline_and_shows_everything(browser, mini_run: Path, tmp_path: Path) -> None:
+    report = mini_run / "report.html"
+    page = Page(browser, report, tmp_path / "screenshots")
+    page.assert_self_contained(report)
+    assert "COMPLETED" in page.page.locator("#verdict").inner_text()
+    page.assert_charts_drawn(expected=2)  # one per surface
+    nodes = page.page.locator("#radius-map g.node")
+    assert nodes.count() == 2 + 3, "two surfaces and three services"
+    faulted = page.page.locator("#radius-map g.node.faulted")
+    assert faulted.count() >= 1 and "FAULTED" in faulted.first.text_content(), "state in words, not colour alone"
+    box = page.page.locator("#radius-map").bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 50
+    print("hover:", page.hover_shows_a_value())
+    journal = page.page.locator("#journal").inner_text()
+    assert "intent recorded" in journal and "rolled_back" in journal
+    assert "mini-faults" in page.page.locator("#experiment-text").inner_text()
+    index = mini_run.parent.parent / "index.html"
+    assert index.exists() and "mini-faults" in index.read_text()
+
+
+def test_a_gate_report_shows_the_verdict_criteria_charts_and_links(browser, tmp_path: Path) -> None:
+    exp = tmp_path / "experiment.yaml"
+    exp.write_text((MINI / "experiment.yaml").read_text()
+                   .replace("stack: docker-compose.yml", f"stack: {MINI / 'docker-compose.yml'}")
+                   .replace("baseline: 2s", "baseline: 6s"))
+    policy = tmp_path / "gate.yaml"
+    policy.write_text("name: mini-gate\nexperiments: [experiment.yaml]\nwindow: 1s\ncriteria:\n"
+                      "  - {name: broker connections, sli: broker.connections, vs_baseline: {floor: 5}, critical: true,"
+                      " min_samples: 3}\n  - {name: radius, blast_radius: {contained: true}}\n")
+    res = chaosgate("gate", str(policy), "--out", str(tmp_path / "reports"))
+    assert res.code == 0, (res.out, res.err[-2000:])
+    gate_dir = next((tmp_path / "reports" / "gates").glob("*"))
+    report = gate_dir / "report.html"
+    assert res.out.strip().splitlines()[-1] == f"report: {report}"
+    assert json.loads((gate_dir / "verdict.json").read_text())["report"] == str(report)
+    page = Page(browser, report, tmp_path / "screenshots")
+    page.assert_self_contained(report)
+    banner = page.page.locator("#verdict").inner_text()
+    assert "PASS" in banner and "exit code 0" in banner and "may be promoted" in banner
+    assert page.page.locator("#criteria tr").count() == 1 + 2
+    page.assert_charts_drawn(expected=1)
+    page.hover_shows_a_value()
+    links = page.page.locator("#runs a")
+    assert links.count() == 2
+    for i in range(links.count()):
+        assert (gate_dir / links.nth(i).get_attribute("href")).resolve().exists()
+
+
+def test_hostile_names_stay_text(browser, mini_run: Path, tmp_path: Path) -> None:
+    # A stored run whose names carry markup (as a user's files may): the report renders them as text.
+    run_dir = tmp_path / "runs" / "hostile"
+    shutil.copytree(mini_run, run_dir, ignore=shutil.ignore_patterns("report.html"))
+    plan = json.loads((run_dir / "plan.json").read_text())
+    plan["services"] = [EVIL_SERVICE if s == "echo" else s for s in plan["services"]]
+    plan["links"] = [[EVIL_SERVICE if a == "echo" else a, EVIL_SERVICE if b == "echo" else b] for a, b in plan["links"]]
+    plan["target_services"] = [EVIL_SERVICE]
+    plan["surfaces"]["broker"]["slis"] = {EVIL_SLI: plan["surfaces"]["broker"]["slis"]["connections"]}
+    (run_dir / "plan.json").write_text(json.dumps(plan))
+    result = json.loads((run_dir / "result.json").read_text())
+    result["slis"]["broker"] = {EVIL_SLI: result["slis"]["broker"]["connections"]}
+    result["reason"] = EVIL_REASON
+    result["run_dir"] = str(run_dir)
+    (run_dir / "result.json").write_text(json.dumps(result))
+    res = chaosgate("report", str(run_dir))
+    assert res.code == 0, res.err
+    page = Page(browser, run_dir / "report.html", tmp_path / "screenshots")
+    text = page.page.locator("body").inner_text()
+    assert EVIL_SERVICE in text and EVIL_SLI in text and "known <b onmouseover=alert(3)>bug</b>" in text
+    page.page.locator("#verdict").hover()
+    assert page.dialogs == [] and page.errors == [], (page.dialogs, page.errors)
+    assert page.page.locator("img").count() == 0, "the markup did not become an element"
+
+    # A gate whose waiver reason and criterion name carry markup.
+    gate_dir = tmp_path / "gates" / "hostile"
+    gate_dir.mkdir(parents=True)
+    verdict = {"policy": "p", "gate_id": "x", "gate_dir": str(gate_dir), "verdict": "WARN", "exit_code": 0,
+               "reasons": [EVIL_REASON], "baseline": {}, "candidate": {"R": EVIL_SERVICE},
+               "criteria": [{"criterion": EVIL_SLI, "experiment": "e", "kind": "vs_baseline", "critical": True,
+                             "verdict": "WARN", "rule": "r", "reason": EVIL_REASON, "sli": "broker.x", "phase": "fault",
+                             "waiver": {"criterion": EVIL_SLI, "experiment": "e", "owner": EVIL_SERVICE,
+                                        "reason": EVIL_REASON, "expires": "2099-01-01", "was": "FAIL"}}],
+               "runs": [], "correction": "c", "alpha": 0.05, "seed": 0, "fail_fast": True}
+    (gate_dir / "verdict.json").write_text(json.dumps(verdict))
+    res = chaosgate("report", str(gate_dir))
+    assert res.code == 0, res.err
+    page = Page(browser, gate_dir / "report.html", tmp_path / "screenshots")
+    text = page.page.locator("body").inner_text()
+    assert EVIL_SLI in text and EVIL_SERVICE in text and "known <b onmouseover=alert(3)>bug</b>" in text
+    assert page.dialogs == [] and page.errors == [] and page.page.locator("img").count() == 0
+
+
+def test_a_run_cut_short_by_sigterm_still_has_a_report_that_says_so(browser, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "chaos", "run", str(MINI / "experiment.yaml"), "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = list((out / "runs").glob("*/journal.db"))
+        if runs and journal_states(runs[0].parent).count("injected") >= 3:
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        raise AssertionError("faults were never injected")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(120)
+    run_dir = only_run_dir(out)
+    report = run_dir / "report.html"
+    assert report.exists(), "the report was written on the way out"
+    page = Page(browser, report, tmp_path / "screenshots")
+    banner = page.page.locator("#verdict").inner_text()
+    assert "ABORTED" in banner and "interrupted" in banner, banner
+    assert "rolled_back" in page.page.locator("#journal").inner_text()
+
+
+def test_chart_series_are_the_slis_own_values(mini_run: Path) -> None:
+    """The one-pass series a chart draws equals `evaluate` window by window (the SLI's definition)."""
+    from chaos.metrics.timeline import Timeline
+    from chaos.report.series import windowed
+    from chaos.result import load_plan, load_result
+    from chaos.sli import evaluate
+
+    plan, result = load_plan(mini_run), load_result(mini_run)
+    tl = Timeline(mini_run)
+    start = min(p[0] for p in result.phases.values())
+    end = max(p[1] for p in result.phases.values())
+    ends = [start + 0.5 * i for i in range(int((end - start) / 0.5) + 1)]
+    checked = 0
+    for surface in plan.surfaces.values():
+        for sli in surface.slis.values():
+            source = sli.source or surface.services[0]
+            fast = windowed(tl, sli, source, ends, 2.0)
+            slow = [evaluate(tl, sli, source, t - 2.0, t).value for t in ends]
+            assert fast == pytest.approx(slow, nan_ok=True), (sli, fast, slow)
+            checked += sum(v is not None for v in slow)
+    assert checked > 10, "the comparison covered windows with data"
+
+
+def test_chart_series_match_evaluate_for_counters_histograms_resets_and_gaps(tmp_path: Path) -> None:
+    import random
+
+    from chaos.metrics.timeline import Sample, Timeline
+    from chaos.report.series import windowed
+    from chaos.sli import GaugeSLI, QuantileSLI, RateSLI, RatioSLI, evaluate
+
+    rng = random.Random(3)
+    tl = Timeline(tmp_path)
+    ok = err = 0.0
+    buckets = {"0.1": 0.0, "1.0": 0.0, "+Inf": 0.0}
+    for i in range(120):
+        if 50 <= i < 60:
+            continue  # the source was unreadable: no samples at all
+        if i == 80:
+            ok = 0.0  # a counter reset (the service restarted)
+        ok += rng.randint(0, 9)
+        err += rng.randint(0, 2) if i > 30 else 0
+        v = rng.random() * 2
+        for le in buckets:
+            if le == "+Inf" or v <= float(le):
+                buckets[le] += 1
+        samples = [Sample(t=i, source="s", name="req_total", labels={"code": "ok"}, value=ok),
+                   Sample(t=i, source="s", name="depth", labels={}, value=float(rng.randint(0, 9)))]
+        if i > 30:  # a series that appears mid-run starts at zero
+            samples.append(Sample(t=i, source="s", name="req_total", labels={"code": "err"}, value=err))
+        samples += [Sample(t=i, source="s", name="lat_bucket", labels={"le": le}, value=n) for le, n in buckets.items()]
+        tl.add(samples)
+    slis = [RatioSLI(kind="ratio", good='req_total{code="ok"}', total="req_total"),
+            RateSLI(kind="rate", counter="req_total"),
+            QuantileSLI(kind="quantile", histogram="lat", q=0.9),
+            GaugeSLI(kind="gauge", metric="depth", agg="mean")]
+    ends = [float(t) for t in range(0, 125, 1)] + [33.5, 61.25]
+    for sli in slis:
+        for window in (1.0, 5.0):
+            fast = windowed(tl, sli, "s", sorted(ends), window)
+            slow = [evaluate(tl, sli, "s", t - window, t).value for t in sorted(ends)]
+            assert fast == pytest.approx(slow, nan_ok=True), (sli.kind, window)
+            assert any(v is None for v in slow) and any(v is not None for v in slow)
