@@ -35,14 +35,20 @@ def main() -> None:
     parser.add_argument("--candidate", default="TELEMETRY_RELEASE=1.5.0-rc2",
                         help="candidate for the reuse comparison (a good one runs every run)")
     parser.add_argument("--only", default="*", help="experiments of the policy to run (glob)")
+    parser.add_argument("--part", choices=["all", "reuse", "failfast"], default="all")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'gate':44} {'wall s':>7} {'declared s':>10} {'overhead s':>10} {'verdict':>8}")
+        if args.part in ("all", "reuse"):
+            print(f"{'gate':44} {'wall s':>7} {'declared s':>10} {'overhead s':>10} {'verdict':>8}")
         for label, extra in (("reuse on", []), ("reuse off (a fresh stack per run)", ["--no-reuse-stack"])):
+            if args.part == "failfast":
+                break
             out = Path(tmp) / label.split()[1]
             wall, v = gate(out, "--only", args.only, "--candidate", args.candidate, *extra)
             print(f"{args.candidate + ', ' + label:44} {wall:7.1f} {v['declared_s']:10.1f} "
                   f"{wall - v['declared_s']:10.1f} {v['verdict']:>8}")
+        if args.part == "reuse":
+            return
         out = Path(tmp) / "bad"
         wall, v = gate(out, "--only", "telemetry-release-hang", "--candidate", "TELEMETRY_RELEASE=1.5.0-rc1")
         cand = next(r for r in v["runs"] if r["side"] == "candidate")
@@ -51,7 +57,8 @@ def main() -> None:
         injected = result["faults"][0]["injected_at"]
         record = json.loads(next((out / "gates").glob("*/gate.json")).read_text())
         looks = record["looks"]
-        print(f"\nrc1 (telemetry-release-hang): verdict {v['verdict']} in {wall:.1f} s of wall time")
+        print(f"\nrc1 (telemetry-release-hang): verdict {v['verdict']} in {wall:.1f} s of wall time; the candidate's "
+              f"run: {cand['status']} ({cand['reason']})")
         if looks:
             # The look's window ends SETTLED_S before the moment it was taken: add it back.
             decided = looks[0]["at"] + SETTLED_S

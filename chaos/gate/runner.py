@@ -92,7 +92,9 @@ class Gate:
         self._save()  # the run directory is known before the run: a crash still leaves it findable
         result = engine.run()
         gr.status, gr.reason = result.status, result.reason
-        self.record.declared_s += exp.spec.phases.total()
+        # A run the gate stopped counts the phase time it had, not the time it was spared.
+        self.record.declared_s += (sum(t1 - t0 for t0, t1 in result.phases.values()) if gr.stopped_by_gate
+                                   else exp.spec.phases.total())
         self.say(f"{p.name} {side}: {result.status}" + (f" ({result.reason})" if result.reason else ""))
 
     def _watcher(self, p: PlannedExperiment, repeat: int, gr: GateRun) -> Callable[[Engine, float], None]:

@@ -35,11 +35,7 @@ def render_run(run_dir: Path | str) -> Path:
     from chaos.report.views import run_view
 
     run_dir = Path(run_dir)
-    view = run_view(run_dir)
-    page = _env().get_template("run.html.j2").render(v=view, charts=[c.model_dump() for c in view.charts])
-    path = run_dir / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
-    return path
+    return _write(run_dir / REPORT_FILE, "run.html.j2", run_view(run_dir))
 
 
 def render_gate(gate_dir: Path | str) -> Path:
@@ -51,8 +47,11 @@ def render_gate(gate_dir: Path | str) -> Path:
     for run in view.verdict.runs:
         if run.run_dir and (Path(run.run_dir) / "result.json").exists():
             render_run(run.run_dir)
-    page = _env().get_template("gate.html.j2").render(v=view, charts=[c.model_dump() for c in view.charts])
-    path = gate_dir / REPORT_FILE
+    return _write(gate_dir / REPORT_FILE, "gate.html.j2", view)
+
+
+def _write(path: Path, template: str, view) -> Path:  # noqa: ANN001 - a RunView or a GateView
+    page = _env().get_template(template).render(v=view, charts=[c.model_dump() for c in view.charts])
     path.write_text(page, encoding="utf-8")
     return path
 

@@ -3,6 +3,8 @@ links, every edge drawn; the template turns it into SVG. Meaning is in text besi
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel
 
 from chaos.result import BlastRadius
@@ -70,11 +72,15 @@ def layout(services: list[str], links: list[tuple[str, str]], surfaces: dict[str
         if s is None or s.degraded is None:
             state, note = "unknown", f"unknown: too little data ({s.classification if s else 'not measured'})"
         elif s.degraded:
-            state, note = "degraded", f"DEGRADED {100 * (s.magnitude or 0):.0f}% ({s.classification})"
+            finite = s.magnitude is not None and math.isfinite(s.magnitude) and s.magnitude > 0
+            # A baseline of zero has no relative change to show: the state is said without one.
+            state, note = "degraded", f"DEGRADED{f' {100 * s.magnitude:.0f}%' if finite else ''} ({s.classification})"
         else:
             state, note = "ok", f"ok ({s.classification})"
         nodes["surface:" + name] = Node(id="surface:" + name, label=name, note=note, kind="surface", state=state,
-                                        expected=name in expected, shade=min(1.0, (s.magnitude or 0) if s else 0),
+                                        expected=name in expected,
+                                        shade=1.0 if state == "degraded" and not (s.magnitude and math.isfinite(s.magnitude))
+                                        else min(1.0, (s.magnitude or 0) if s else 0),
                                         x=PAD, y=PAD + row * (NODE_H + GAP_Y))
     layer = _layers(services, links)
     rows: dict[int, int] = {}

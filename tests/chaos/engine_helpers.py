@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -11,7 +14,7 @@ import requests
 
 from chaos.backends.state import StackState
 from chaos.components.rabbitmq import ManagementClient
-from tests.conftest import containers_of, group_pids, live, require_docker
+from tests.conftest import ROOT, containers_of, group_pids, live, require_docker
 from tests.runstack.helpers import wait_until
 
 
@@ -30,6 +33,20 @@ def journal_states(run_dir: Path) -> list[str]:
             if "no such table" in str(exc):
                 return []
             raise
+
+
+def start_run_until_injected(experiment: Path, out: Path, count: int) -> subprocess.Popen:
+    """`chaosgate run` in the background, returned once `count` of its faults are injected."""
+    proc = subprocess.Popen([sys.executable, "-m", "chaos", "run", str(experiment), "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = list((out / "runs").glob("*/journal.db"))
+        if runs and journal_states(runs[0].parent).count("injected") >= count:
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"{count} faults were never injected")
 
 
 def stack_pids(run_dir: Path) -> list[int]:

@@ -4,14 +4,11 @@ inconclusive baselines, stop conditions, the deadline, and reconciliation after 
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from tests.chaos.engine_helpers import (assert_nothing_left, assert_stack_clean_while_up, journal_states,
-                                        only_run_dir, result)
-from tests.conftest import ROOT, STACKS, chaosgate
+                                        only_run_dir, result, start_run_until_injected)
+from tests.conftest import STACKS, chaosgate
 
 EXPERIMENT = STACKS / "mini" / "experiment.yaml"
 
@@ -93,21 +90,8 @@ def test_hung_stack_still_ends_by_the_deadline(tmp_path: Path, out: Path) -> Non
     assert_nothing_left(only_run_dir(out))
 
 
-def _start_and_wait_for_faults(out: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "chaos", "run", str(EXPERIMENT), "--out", str(out)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        runs = list((out / "runs").glob("*/journal.db"))
-        if runs and journal_states(runs[0].parent).count("injected") >= 6:
-            return proc
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("faults were never all injected")
-
-
 def test_after_sigkill_rollback_reconciles_and_the_next_run_says_so(out: Path) -> None:
-    proc = _start_and_wait_for_faults(out)
+    proc = start_run_until_injected(EXPERIMENT, out, 6)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     run_dir = only_run_dir(out)

@@ -8,8 +8,6 @@ from __future__ import annotations
 import http.server
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,8 +20,8 @@ from chaos.journal import Journal
 from chaos.metrics.sources import SourceError, prometheus
 from chaos.backends.state import ServiceState
 from chaos.reconcile import rollback_journal
-from tests.chaos.engine_helpers import journal_states, only_run_dir, stack_pids
-from tests.conftest import ROOT, STACKS, chaosgate, group_pids, live
+from tests.chaos.engine_helpers import journal_states, only_run_dir, stack_pids, start_run_until_injected
+from tests.conftest import STACKS, chaosgate, group_pids, live
 
 #: Any hostile file is refused far faster than this; without the limits an alias bomb spins forever.
 BOUND_S = 60
@@ -185,17 +183,7 @@ def test_a_toxiproxy_api_that_answers_badly_gives_a_clear_error_and_rollback_sti
 
 # --- rollback given an --out folder, and a wiped workspace --------------------------------------------
 def _killed_mid_fault(out: Path) -> Path:
-    proc = subprocess.Popen([sys.executable, "-m", "chaos", "run", str(MINI / "experiment.yaml"), "--out", str(out)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        runs = list((out / "runs").glob("*/journal.db"))
-        if runs and journal_states(runs[0].parent).count("injected") >= 3:
-            break
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        raise AssertionError("faults were never injected")
+    proc = start_run_until_injected(MINI / "experiment.yaml", out, 3)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     return only_run_dir(out)

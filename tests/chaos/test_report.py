@@ -7,15 +7,12 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.chaos.engine_helpers import journal_states, only_run_dir
-from tests.conftest import ROOT, STACKS, chaosgate
+from tests.chaos.engine_helpers import only_run_dir, start_run_until_injected
+from tests.conftest import STACKS, chaosgate
 
 MINI = STACKS / "mini"
 CHROMIUM = "/usr/bin/chromium"
@@ -182,17 +179,7 @@ def test_hostile_names_stay_text(browser, mini_run: Path, tmp_path: Path) -> Non
 
 def test_a_run_cut_short_by_sigterm_still_has_a_report_that_says_so(browser, tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    proc = subprocess.Popen([sys.executable, "-m", "chaos", "run", str(MINI / "experiment.yaml"), "--out", str(out)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        runs = list((out / "runs").glob("*/journal.db"))
-        if runs and journal_states(runs[0].parent).count("injected") >= 3:
-            break
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        raise AssertionError("faults were never injected")
+    proc = start_run_until_injected(MINI / "experiment.yaml", out, 3)
     proc.send_signal(signal.SIGTERM)
     proc.wait(120)
     run_dir = only_run_dir(out)
