@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from chaos.components.rabbitmq import ManagementClient
 from chaos.components.toxiproxy import ToxiproxyClient
 from chaos.errors import InfraError
 from chaos.journal import Journal
@@ -179,6 +180,22 @@ def test_a_toxiproxy_api_that_answers_badly_gives_a_clear_error_and_rollback_sti
     assert len(failures) == 2, "every entry was tried, though the first failed"
     assert journal_states(tmp_path) == ["rollback_failed", "rollback_failed"]
     assert all(url in f for f in failures), failures  # each names the endpoint that misbehaved
+
+
+@pytest.mark.parametrize("mode", ["500", "garbage", "endless"])
+def test_a_rabbitmq_api_that_answers_badly_gives_a_clear_error_and_rollback_still_completes(
+        tmp_path: Path, hostile_server, mode) -> None:
+    url = hostile_server(mode)
+    with pytest.raises(InfraError) as err:
+        ManagementClient(url).connections()
+    assert url in str(err.value)
+    journal = Journal(tmp_path)
+    for undo in ({"kind": "broker.restore_limit", "management": url, "vhost": "/", "previous": None},
+                 {"kind": "broker.close_connections", "management": url, "name": "chaosgate-hold-x-0"}):
+        journal.mark(journal.intend("broker.fault", "broker", undo), "injected")
+    failures = rollback_journal(journal)
+    assert len(failures) == 2 and all(url in f for f in failures), failures
+    assert journal_states(tmp_path) == ["rollback_failed", "rollback_failed"]
 
 
 # --- rollback given an --out folder, and a wiped workspace --------------------------------------------
