@@ -101,7 +101,7 @@ class Criterion(_Model):
         if (self.sli is None) != (self.blast_radius is not None):
             raise ValueError("vs_baseline and bound need 'sli' (surface.sli); blast_radius takes none")
         if self.warn_band is not None:
-            _warn_amount(self.warn_band, 1.0)
+            warn_amount(self.warn_band, 1.0)
         return self
 
     @property
@@ -112,14 +112,12 @@ class Criterion(_Model):
         return not self.experiments or any(fnmatch.fnmatchcase(experiment, p) for p in self.experiments)
 
 
-def _warn_amount(band: str | float, reference: float) -> float:
+def warn_amount(band: str | float, reference: float) -> float:
     """A warn band as an amount: a share of `reference` ('10%') or an absolute amount."""
     if isinstance(band, str) and band.strip().endswith("%"):
         return _share(band) * abs(reference)
     return _amount(band)
 
-
-warn_amount = _warn_amount
 
 
 class ExperimentRef(_Model):
