@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from chaos.backends.state import StackState
 from tests.conftest import ROOT, STACKS, chaosgate, group_pids, live
 
 POLICY = ROOT / "gates" / "pre-promotion.yaml"
+HANG = "telemetry-release-hang"
 GATE_DEADLINE_S = 900
 
 
@@ -24,8 +26,8 @@ def run_gate(out: Path, *args: str):
     return res, verdict, dirs[0]
 
 
-def by_name(verdict: dict) -> dict[str, dict]:
-    return {c["criterion"]: c for c in verdict["criteria"]}
+def by_name(verdict: dict, experiment: str | None = None) -> dict[str, dict]:
+    return {c["criterion"]: c for c in verdict["criteria"] if experiment in (None, c["experiment"])}
 
 
 def run_result(run: dict) -> dict:
@@ -42,16 +44,30 @@ def assert_stacks_down(out: Path) -> None:
         assert live(pids) == [] and group_pids(pids) == []
 
 
-def test_the_bad_release_is_blocked_early_and_rejudging_gives_the_same_verdict(tmp_path: Path) -> None:
+def test_make_demo_blocks_the_bad_release_early_and_rejudging_gives_the_same_verdict(tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    res, v, gate_dir = run_gate(out, "--only", "telemetry-release-hang", "--candidate", "TELEMETRY_RELEASE=1.5.0-rc1")
-    assert res.code == 1, res.err[-3000:]
+    # `make demo` is scripts/demo after set-up: the whole policy against 1.5.0-rc1.
+    demo = subprocess.run(["bash", "scripts/demo", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=GATE_DEADLINE_S, stdin=subprocess.DEVNULL)
+    assert demo.returncode == 0, (demo.stdout, demo.stderr[-3000:])
+    lines = demo.stdout.strip().splitlines()
+    assert lines[-2].startswith("demo: the gate exited 1 (FAIL): it blocked TELEMETRY_RELEASE=1.5.0-rc1"), lines
+    assert lines[-1].startswith("report: ") and Path(lines[-1].removeprefix("report: ")).is_file(), lines
+    assert "gate pre-promotion: run 1 of" in demo.stderr, "progress is shown"
+    dirs = sorted((out / "gates").glob("*"))
+    assert len(dirs) == 1, dirs
+    gate_dir = dirs[0]
+    v = json.loads((gate_dir / "verdict.json").read_text())
     assert v["verdict"] == "FAIL" and v["exit_code"] == 1
-    crit = by_name(v)
+    crit = by_name(v, HANG)
     runs_ok = crit["runs stay healthy"]
     assert runs_ok["verdict"] == "FAIL" and runs_ok["low"] > runs_ok["allowed"], runs_ok
     assert runs_ok["n_baseline"] >= 10 and runs_ok["n_candidate"] >= 10 and "Newcomb" in runs_ok["method"]
-    assert "FAIL: runs stay healthy [telemetry-release-hang]" in res.out, res.out
+    assert "FAIL: runs stay healthy [telemetry-release-hang]" in demo.stdout, demo.stdout
+    # Fail-fast stopped the whole gate: the other experiments are listed as not run.
+    assert {r["experiment"] for r in v["runs"] if (r.get("reason") or "").startswith("not run")} == {
+        "broker-connection-saturation", "publications-instability", "shared-pool-exhaustion",
+        "telemetry-dependency-hang"}
     # Fail-fast: the candidate's run was cut short inside its fault phase, and the gate says when.
     assert v["stopped_early"] and "fail-fast" in v["stopped_early"]
     cand = next(r for r in v["runs"] if r["side"] == "candidate")
@@ -67,8 +83,7 @@ def test_the_bad_release_is_blocked_early_and_rejudging_gives_the_same_verdict(t
     assert "**FAIL** (exit 1)" in (gate_dir / "summary.md").read_text()
 
     # Re-judging the stored runs: the same verdict.json but for the time of judging.
-    again = chaosgate("gate", str(POLICY), "--only", "telemetry-release-hang", "--candidate",
-                      "TELEMETRY_RELEASE=1.5.0-rc1", "--from", str(gate_dir))
+    again = chaosgate("gate", str(POLICY), "--candidate", "TELEMETRY_RELEASE=1.5.0-rc1", "--from", str(gate_dir))
     assert again.code == 1, again.err
     v2 = json.loads((gate_dir / "verdict.json").read_text())
     assert {**v, "judged_at": 0} == {**v2, "judged_at": 0}
@@ -84,7 +99,7 @@ def test_the_bad_release_is_blocked_early_and_rejudging_gives_the_same_verdict(t
                     "TELEMETRY_RELEASE=1.5.0-rc1", "--from", str(gate_dir), "--waivers", str(waivers))
     v3 = json.loads((gate_dir / "verdict.json").read_text())
     assert old.code == 1 and v3["waivers"] == [] and any("expired" in w for w in v3["warnings"])
-    assert [c["verdict"] for c in v3["criteria"]] == [c["verdict"] for c in v["criteria"]]
+    assert [c["verdict"] for c in v3["criteria"]] == [c["verdict"] for c in v["criteria"] if c["experiment"] == HANG]
     until = (dt.date.today() + dt.timedelta(days=7)).isoformat()
     waivers.write_text(f"""waivers:
   - {{criterion: runs stay healthy, candidate: {{TELEMETRY_RELEASE: 1.5.0-rc1}}, reason: "known <b>bug</b>",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
 
 from runstack import telemetry
+from tests.conftest import ROOT as ROOT_DIR
 from runstack.catalogue import catalogue
 
 
@@ -55,3 +57,36 @@ def test_rc1_walk_never_ends_for_a_triggering_project_until_cancelled() -> None:
     cancel.set()
     thread.join(5.0)
     assert outcome == ["cancelled"]
+
+
+def _replay_table_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("replay_table", ROOT_DIR / "scripts" / "replay_table.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["replay_table"] = module  # pydantic resolves the models' annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_replay_table_shows_counts_with_denominators_and_replaces_only_its_section(tmp_path) -> None:
+    rt = _replay_table_module()
+    col = rt.Column(config=rt.CONFIGS[0], runs=["a", "b"], cells={s.sli: rt.Cell(count=0, total=10) for s in rt.SYMPTOMS})
+    col.cells["runs.internal_error_share"] = rt.Cell(count=7, total=158, unread=1)
+    col.problems.append("publications-instability: aborted (deadline)")
+    table = rt.render([col], "python scripts/replay_table.py", 600)
+    assert "| runs fail with `Internal error` before any step | **7** / 158 runs (1 unread) |" in table
+    assert "0 / 10 launches" in table and "rc1 as shipped: publications-instability: aborted (deadline)." in table
+    assert "by `python scripts/replay_table.py` (in 10 min): 2 runs" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{rt.START}\nold table\n{rt.END}\nafter\n")
+    rt.write_readme(table, readme)
+    text = readme.read_text()
+    assert text.startswith("before\n") and text.endswith("after\n") and "old table" not in text and "**7**" in text
+    readme.write_text("no markers\n")
+    try:
+        rt.write_readme(table, readme)
+    except SystemExit as exc:
+        assert "markers" in str(exc)
+    else:
+        raise AssertionError("a README without markers is refused")

@@ -1,0 +1,67 @@
+"""The incident replay suite: each failure path's experiment reproduces its symptom with the bad
+release (1.5.0-rc1 as shipped) and not with its mitigation (workload isolation), read from each
+run's measured SLIs — and the gate, judging the one against the other, blocks.
+
+One gate run (six runs on one kept stack) instead of six separate runs: the same experiments,
+the same measurements, without starting the stack six times. `scripts/replay_table.py` is the
+same idea across every configuration, for the README.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import ROOT, chaosgate
+
+POLICY = ROOT / "gates" / "pre-promotion.yaml"
+PATHS = ["broker-connection-saturation", "publications-instability", "shared-pool-exhaustion"]
+
+
+def fault_count(res: dict, sli: str, bad_share: bool = True) -> int:
+    """Events of a symptom in the fault phase: the SLI's share of bad events, or its complement."""
+    surface, _, name = sli.partition(".")
+    v = res["slis"][surface][name]["fault"]
+    assert v["value"] is not None, (sli, v)
+    good = round(v["value"] * v["n"])
+    return good if bad_share else round(v["n"]) - good
+
+
+def test_each_failure_path_shows_its_symptom_with_rc1_and_not_with_workload_isolation(tmp_path: Path) -> None:
+    res = chaosgate("gate", str(POLICY), "--out", str(tmp_path), *[a for p in PATHS for a in ("--only", p)],
+                    "--baseline", "TELEMETRY_RELEASE=1.5.0-rc1", "--baseline", "OVERFLOW_TO_SHARED=false",
+                    "--candidate", "TELEMETRY_RELEASE=1.5.0-rc1", "--no-fail-fast", timeout=1500)
+    gate_dir = next((tmp_path / "gates").glob("*"))
+    verdict = json.loads((gate_dir / "verdict.json").read_text())
+    runs = {(r["experiment"], r["side"]): json.loads((Path(r["run_dir"]) / "result.json").read_text())
+            for r in verdict["runs"]}
+    assert all(r["status"] == "completed" for r in runs.values()), {k: r["reason"] for k, r in runs.items()}
+    as_shipped = {p: runs[(p, "candidate")] for p in PATHS}
+    isolated = {p: runs[(p, "baseline")] for p in PATHS}
+    assert as_shipped["broker-connection-saturation"]["variables"].get("OVERFLOW_TO_SHARED", "true") == "true"
+    assert isolated["broker-connection-saturation"]["variables"]["OVERFLOW_TO_SHARED"] == "false"
+
+    # Broker connections: runs fail with `Internal error` before any step.
+    broker = "broker-connection-saturation"
+    assert fault_count(as_shipped[broker], "runs.internal_error_share") > 0
+    assert fault_count(isolated[broker], "runs.internal_error_share") == 0
+    # Publications: runs fail with `Error retrieving publications`.
+    pubs = "publications-instability"
+    assert fault_count(as_shipped[pubs], "runs.publications_error_share") > 0
+    assert fault_count(isolated[pubs], "runs.publications_error_share") == 0
+    # Shared pool: Studio launches fail, housekeeping (system cancellations) runs late.
+    pool = "shared-pool-exhaustion"
+    assert fault_count(as_shipped[pool], "studio.launch_success_ratio", bad_share=False) > 0
+    assert fault_count(isolated[pool], "studio.launch_success_ratio", bad_share=False) == 0
+    late = {k: r["slis"]["housekeeping"]["lateness_max_s"]["fault"]["value"] for k, r in
+            (("as shipped", as_shipped[pool]), ("isolated", isolated[pool]))}
+    assert late["as shipped"] > 2.0 >= late["isolated"], late
+
+    # The gate, rc1 as shipped against rc1 with isolation, blocks it: the radius spreads on every path
+    # (runs suffer with isolation too, so runs' health alone does not tell them apart), with each
+    # path's own symptom named.
+    assert res.code == 1 and verdict["verdict"] == "FAIL", res.out
+    crit = {(c["criterion"], c["experiment"]): c["verdict"] for c in verdict["criteria"]}
+    assert all(crit[("blast radius contained", p)] == "FAIL" for p in PATHS), crit
+    assert crit[("no Internal error before steps", broker)] == "FAIL"
+    assert crit[("Studio launches", pool)] == "FAIL"
