@@ -76,12 +76,32 @@ def cmd_stack(args: argparse.Namespace) -> int:
         rows = backend.status(active)
         _print_status(rows)
         return 0 if all(r["healthy"] for r in rows.values()) else 1
+    _heal_hand_faults(active)
     killed = backend.down(active)
     clear_active(out, active)
     if killed:
         say("needed SIGKILL: " + ", ".join(killed))
     say(f"stack {stack.name!r} is down")
     return 0
+
+
+def _heal_hand_faults(state) -> None:
+    """Before a stack goes down, what was injected on it by hand is rolled back (nothing left behind
+    outside it: a toxic in a shared toxiproxy, a vhost limit, held connections)."""
+    from chaos.journal import JOURNAL_FILE, Journal
+    from chaos.reconcile import rollback_journal
+
+    if not (Path(state.run_dir) / JOURNAL_FILE).exists():
+        return
+    journal = Journal(state.run_dir)
+    try:
+        pending = journal.outstanding()
+        for failure in rollback_journal(journal):
+            say(f"FAILED to heal before stopping: {failure}")
+        if pending:
+            say(f"healed {len(pending)} fault(s) injected by hand")
+    finally:
+        journal.close()
 
 
 def _print_status(rows: dict[str, dict]) -> None:
@@ -141,17 +161,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     from chaos.engine import Engine
     from chaos.summary import print_summary
 
-    engine = Engine(exp, Path(args.out), say)
+    engine = Engine(exp, Path(args.out), say, lease=_attach(exp, Path(args.out)) if args.attach else None)
+    from chaos.live import engine_status, live_console
+
     try:
-        result = engine.run()
+        with live_console(args.live, exp.surfaces, engine.run_dir, lambda: engine_status(engine), say, engine):
+            result = engine.run()
     finally:
         # Also when Ctrl-C or SIGTERM cut the run short: its report says so.
         report = _write_reports(lambda: _render("run", engine.run_dir), Path(args.out))
+        if report and sys.exc_info()[0] is not None:
+            say(f"report: {report}")
     print_summary(result)
     print(f"run directory: {result.run_dir}")
     if report:
         print(f"report: {report}")
     return {"completed": 0, "aborted": 1, "inconclusive": 2, "failed": 3}[result.status]
+
+
+def _attach(exp, out: Path):
+    """The running stack of the experiment's name (`chaosgate stack up`), checked clean, as a lease."""
+    from chaos.gameday import outstanding, running_stack
+    from chaos.result import StackReuse
+    from chaos.stackpool import Lease, verify_reset
+
+    state = running_stack(out, exp.stack.name)
+    active = outstanding(state)
+    if active:
+        raise ChaosgateError(f"stack {state.name!r} has {len(active)} fault(s) injected by hand still active: "
+                             "heal them first (`chaosgate heal --all`)")
+    exp.spec.backend = state.backend  # type: ignore[assignment]
+    checks = verify_reset(exp.stack, state)
+    bad = {k: v for k, v in checks.items() if v != "ok"}
+    if bad:
+        raise ChaosgateError(f"stack {state.name!r} is not in a clean state: {bad}")
+    return Lease(state=state, reuse=StackReuse(stack_dir=state.run_dir, reused=True, checks=checks))
 
 
 def _render(kind: str, folder: Path) -> Path | None:
@@ -178,7 +222,7 @@ def _write_reports(render, out: Path) -> Path | None:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from chaos.backends.state import STATE_FILE
     from chaos.journal import JOURNAL_FILE
-    from chaos.reconcile import needs_reconcile, reconcile_all, reconcile_run, sweep_orphans
+    from chaos.reconcile import needs_reconcile, reconcile_all, reconcile_run, reconcile_stacks, sweep_orphans
 
     if args.run_dir:
         run_dir = Path(args.run_dir)
@@ -190,15 +234,31 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         elif (run_dir / "runs").is_dir():
             # An --out folder, given in good faith: reconcile every run below it, never "nothing to do".
             say(f"{run_dir} is an output folder: reconciling every run under {run_dir / 'runs'}")
-            done = reconcile_all(run_dir, say)
+            done = reconcile_all(run_dir, say) + reconcile_stacks(run_dir, say)
         else:
             raise InputError(run_dir, "not a run directory (no journal.db or stack.json) nor an output folder "
                              "(no runs/ inside): give a run directory, e.g. reports/runs/<run>, or the --out folder")
     else:
-        done = reconcile_all(Path(args.out), say)
+        done = reconcile_all(Path(args.out), say) + reconcile_stacks(Path(args.out), say)
     failed = [d for d in done if d.startswith("FAILED")]
     say("nothing to reconcile" if not done else f"reconciled: {len(done)} actions, {len(failed)} failed")
     return 3 if failed else 0
+
+
+def cmd_gameday(args: argparse.Namespace) -> int:
+    from chaos.gameday_cli import dispatch
+
+    return dispatch(args.gameday, args, say, parse_sets,
+                    lambda run_dir: _write_reports(lambda: _render("run", run_dir), Path(args.out)))
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from chaos.ctk_import import run_import
+
+    out, _ = run_import(Path(args.file), Path(args.stack), Path(args.output) if args.output else None,
+                        args.target, say)
+    print(out)
+    return 0
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -309,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "by scripts/build-images)")
     run.add_argument("--set", action="append", metavar="VAR=VALUE", help="override a stack variable (repeatable)")
     run.add_argument("--dry-run", action="store_true", help="print the plan; start and inject nothing")
+    run.add_argument("--attach", action="store_true",
+                     help="run on the stack `chaosgate stack up` started (same name), and leave it up")
+    run.add_argument("--live", action="store_true",
+                     help="a live console: phase and time left, SLIs with sparklines, radius so far, active faults")
     run.add_argument("--out", default=DEFAULT_OUT, help="folder for run directories (default: %(default)s)")
     run.set_defaults(func=cmd_run)
 
@@ -368,6 +432,25 @@ def build_parser() -> argparse.ArgumentParser:
                           help="undo faults but leave the run's stack running (with RUN_DIR)")
     rollback.add_argument("--out", default=DEFAULT_OUT, help="folder of run directories (default: %(default)s)")
     rollback.set_defaults(func=cmd_rollback)
+
+    imp = sub.add_parser(
+        "import", help="translate another tool's experiment into a chaosgate experiment (chaostoolkit)",
+        description="Translate a Chaos Toolkit experiment (JSON or YAML): HTTP steady-state probes become a "
+                    "locust profile and a failure-ratio SLI, toxiproxy actions become network faults on the "
+                    "stack's links (a proxy named like a link, e.g. front->echo), pauses set the timing. "
+                    "Everything else is listed with its path in the source. The output validates.",
+        epilog="example:\n  chaosgate import chaostoolkit experiment.json --stack docker-compose.yml --target front "
+               "-o experiments/imported.yaml", formatter_class=argparse.RawDescriptionHelpFormatter)
+    imp.add_argument("format", choices=["chaostoolkit"], help="the source's tool")
+    imp.add_argument("file", help="the source experiment (.json, .yaml)")
+    imp.add_argument("--stack", default=DEFAULT_COMPOSE, help="compose file the experiment runs on (default: %(default)s)")
+    imp.add_argument("--target", help="service the source's HTTP probes address")
+    imp.add_argument("-o", "--output", help="output file (default: FILE's name + .chaosgate.yaml, beside it)")
+    imp.set_defaults(func=cmd_import)
+
+    from chaos.gameday_cli import add_parsers
+
+    add_parsers(sub, DEFAULT_OUT, cmd_gameday)
     return parser
 
 

@@ -26,7 +26,7 @@ from chaos.metrics.sources import sources_for
 from chaos.metrics.timeline import Timeline
 from chaos.reconcile import claim, reconcile_all, rollback_journal, verify_gone
 from chaos.result import EXPERIMENT_COPY, CheckResult, FaultRecord, LoadTotals, Rollback, RunPlan, RunResult, Status
-from chaos.sli import SLIValue, evaluate
+from chaos.sli import SLIValue, evaluate, wanted_metrics
 
 if TYPE_CHECKING:
     from chaos.stackpool import Lease
@@ -67,6 +67,7 @@ class Engine:
         self.sampler: Sampler | None = None
         self._last_stop_check = 0.0
         self._last_progress = 0.0
+        self.stage = "starting"  # what a live view shows: a phase, or the end's rollback
 
     # --- the run ----------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -106,20 +107,7 @@ class Engine:
         return self.result
 
     def _write_plan(self) -> None:
-        """The experiment as declared, and what the run is about to do: what a report reads later."""
-        import hashlib
-
-        from chaos import __version__
-        from chaos.blast import target_services
-
-        declared = self.exp.path.read_bytes()
-        (self.run_dir / EXPERIMENT_COPY).write_bytes(declared)
-        stack = self.exp.stack
-        RunPlan(experiment=self.spec.name, file=str(self.exp.path), sha256=hashlib.sha256(declared).hexdigest(),
-                backend=self.spec.backend, chaosgate_version=__version__, sample_interval=self.spec.sample_interval,
-                surfaces=self.exp.surfaces, services=list(stack.services),
-                links=[(s, link.to) for s, link in stack.links()], target_services=sorted(target_services(self.exp)),
-                expected_radius=self.spec.expected_radius).save(self.run_dir)
+        write_plan(self.exp, self.run_dir)
 
     def _execute(self) -> None:
         if self.lease is not None:
@@ -129,7 +117,8 @@ class Engine:
             self.say(f"run {self.run_id}: starting stack {self.exp.stack.name!r}")
             self.state = backends.get(self.spec.backend, say=self.say).up(self.exp.stack, self.run_dir)
         self.timeline.mark(time.time(), "stack_up")
-        sources = sources_for(self.state.services) + [promql_source(s) for s in self.spec.metric_sources]
+        sources = (sources_for(self.state.services, wanted_metrics(self.exp.surfaces))
+                   + [promql_source(s) for s in self.spec.metric_sources])
         if self.spec.load:
             self._start_load()
             sources.append(self.load.source())
@@ -145,14 +134,34 @@ class Engine:
     def _start_load(self) -> None:
         load = self.spec.load
         target = self.state.services[load.target]
-        self.load = LoadRunner(self.exp.path.parent / load.profile, f"http://127.0.0.1:{target.port}", load.users,
-                               load.spawn_rate, self.spec.phases.total() + 5, self.run_dir / "load", load.workers,
-                               load.environment)
+        host = f"http://127.0.0.1:{target.port}"
+        if isinstance(load.workers, list):
+            host = self._load_entry(load.reach, target.port)
+        self.load = LoadRunner(self.exp.path.parent / load.profile, host, load.users, load.spawn_rate,
+                               self.spec.phases.total() + 5, self.run_dir / "load", load.workers, load.environment,
+                               reach=load.reach or "127.0.0.1")
         self.load.start()
-        self.say(f"load: {load.users} users against {load.target}" + (f", {load.workers} workers" if load.workers else ""))
+        hosts = (", workers on " + ", ".join(w.host for w in load.workers) if isinstance(load.workers, list)
+                 else f", {load.workers} workers" if load.workers else "")
+        self.say(f"load: {load.users} users against {load.target}{hosts}")
+
+    def _load_entry(self, reach: str, port: int) -> str:
+        """Worker hosts cannot reach 127.0.0.1 here: a proxy of the stack's toxiproxy on `reach`
+        forwards to the target. Journaled like a fault, so no crash leaves it behind."""
+        from chaos.components.toxiproxy import ToxiproxyClient
+        from chaos.ports import free_port
+
+        client = ToxiproxyClient(self.state.toxiproxy_url or "")
+        name, listen = f"chaosgate-load-{self.run_id}", f"{reach}:{free_port(reach)}"
+        entry = self.journal.intend("load.entry", name, {"kind": "toxiproxy.delete_proxy", "url": client.url,
+                                                         "proxy": name})
+        client.create_proxy(name, listen, f"127.0.0.1:{port}")
+        self.journal.mark(entry, "injected")
+        return f"http://{listen}"
 
     def _phase(self, name: str, seconds: float) -> None:
         t0 = time.time()
+        self.stage = name
         self.timeline.mark(t0, "phase", name=name)
         self.journal.event("phase", name=name)
         if seconds > 0:
@@ -255,6 +264,7 @@ class Engine:
 
     # --- the end, on every path ---------------------------------------------------------------
     def _cleanup(self) -> None:
+        self.stage = "rolling back"
         now = time.time()
         failures = rollback_journal(self.journal)
         for record in self.faults:
@@ -283,19 +293,40 @@ class Engine:
         self.result.save()
 
     def _compute_slis(self) -> None:
-        for surface_name, surface in self.exp.surfaces.items():
-            for sli_name, sli in surface.slis.items():
-                per_phase = {}
-                for phase, (t0, t1) in self.result.phases.items():
-                    if phase == "warmup":
-                        continue
-                    v = evaluate(self.timeline, sli, sli.source or surface.services[0], t0, t1)
-                    per_phase[phase] = v
-                    if v.value is None:
-                        self.result.missing.append(f"{surface_name}.{sli_name} ({phase}): {v.missing}")
-                self.result.slis.setdefault(surface_name, {})[sli_name] = per_phase
-        if "fault" in self.result.phases and self.result.status in ("completed", "aborted"):
-            self.result.blast_radius = blast_radius(self.exp, self.result, self.timeline)
+        measure(self.exp, self.result, self.timeline)
+
+
+def measure(exp: LoadedExperiment, result: RunResult, timeline: Timeline) -> None:
+    """Every SLI per phase (warmup aside), what is missing, and the blast radius, into `result`."""
+    for surface_name, surface in exp.surfaces.items():
+        for sli_name, sli in surface.slis.items():
+            per_phase = {}
+            for phase, (t0, t1) in result.phases.items():
+                if phase == "warmup":
+                    continue
+                v = evaluate(timeline, sli, sli.source or surface.services[0], t0, t1)
+                per_phase[phase] = v
+                if v.value is None:
+                    result.missing.append(f"{surface_name}.{sli_name} ({phase}): {v.missing}")
+            result.slis.setdefault(surface_name, {})[sli_name] = per_phase
+    if "fault" in result.phases and result.status in ("completed", "aborted"):
+        result.blast_radius = blast_radius(exp, result, timeline)
+
+
+def write_plan(exp: LoadedExperiment, run_dir: Path) -> None:
+    """The experiment as declared, and what the run is about to do: what a report reads later."""
+    import hashlib
+
+    from chaos import __version__
+    from chaos.blast import target_services
+
+    declared = exp.path.read_bytes()
+    (run_dir / EXPERIMENT_COPY).write_bytes(declared)
+    RunPlan(experiment=exp.spec.name, file=str(exp.path), sha256=hashlib.sha256(declared).hexdigest(),
+            backend=exp.spec.backend, chaosgate_version=__version__, sample_interval=exp.spec.sample_interval,
+            surfaces=exp.surfaces, services=list(exp.stack.services),
+            links=[(s, link.to) for s, link in exp.stack.links()], target_services=sorted(target_services(exp)),
+            expected_radius=exp.spec.expected_radius).save(run_dir)
 
 
 def _disarm_deadline(previous) -> None:

@@ -125,6 +125,22 @@ def reconcile_all(out_dir: Path, say: Callable[[str], None]) -> list[str]:
     return done + sweep_orphans(say)
 
 
+def reconcile_stacks(out_dir: Path, say: Callable[[str], None]) -> list[str]:
+    """Roll back faults injected by hand (`chaosgate inject`) on stacks under out_dir/stacks; the
+    stacks themselves stay up: `chaosgate stack down` is how a person ends them."""
+    done = []
+    for run_dir in sorted((out_dir / "stacks").glob("*")):
+        if (run_dir / JOURNAL_FILE).exists() and not owned_by_live_process(run_dir):
+            journal = Journal(run_dir)
+            try:
+                pending = bool(journal.outstanding())
+            finally:
+                journal.close()
+            if pending:
+                done += reconcile_run(run_dir, say, keep_stack=True)
+    return done
+
+
 def sweep_orphans(say: Callable[[str], None]) -> list[str]:
     """Stop local processes, and remove containers and networks, of run directories that no
     longer exist.

@@ -138,7 +138,7 @@ def _expanded_size(root: yaml.Node) -> tuple[int, yaml.Node | None]:
         return 0, exc.args[0] if exc.args and isinstance(exc.args[0], yaml.Node) else root
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     """The file as text, within the size limit; binary and non-UTF-8 input refused with a line."""
     try:
         with open(path, "rb") as f:
@@ -165,7 +165,15 @@ def load_yaml(path: Path | str) -> YamlDocument:
     """Read and parse a YAML file within bounds (size, depth, aliases, expanded size, no duplicate
     keys, UTF-8 text); every problem is one InputError with a line."""
     path = Path(path)
-    text = _read_text(path)
+    return parse_yaml(read_text(path), path)
+
+
+def parse_yaml(text: str, path: Path | str) -> YamlDocument:
+    """Parse YAML text within the same bounds as a file; `path` names where it came from in errors
+    (a file, or e.g. "command line")."""
+    path = Path(path)
+    if len(text.encode()) > MAX_BYTES:
+        raise InputError(path, f"larger than {MAX_BYTES // 1024} KiB: too large for text chaosgate reads", 1)
     loader = None
     try:
         loader = _BoundedLoader(text)  # its reader already refuses control characters

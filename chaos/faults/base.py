@@ -5,17 +5,19 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chaos.backends.state import StackState
-from chaos.components.toxiproxy import ToxiproxyClient
 from chaos.durations import Duration
-from chaos.journal import Journal
-from chaos.procs import ProcessRecord
 from chaos.stack import Stack
+
+if TYPE_CHECKING:  # only at injection time: validating an experiment never loads them
+    from chaos.backends.state import StackState
+    from chaos.components.toxiproxy import ToxiproxyClient
+    from chaos.journal import Journal
+    from chaos.procs import ProcessRecord
 
 
 class FaultError(Exception):
@@ -38,6 +40,8 @@ class Fault(BaseModel):
                           "(default: what the fault touches; a release swap names the released component)")
 
     family: ClassVar[str] = ""
+    #: The fault lives in the injecting process (held sockets): it ends when that process does.
+    held_by_process: ClassVar[bool] = False
 
     def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
         """The targets this fault will touch in `stack`; FaultError when there are none."""
@@ -64,6 +68,8 @@ class FaultContext:
 
     @property
     def toxiproxy(self) -> ToxiproxyClient:
+        from chaos.components.toxiproxy import ToxiproxyClient
+
         return ToxiproxyClient(self.state.toxiproxy_url or "")
 
     def apply(self, fault: Fault, target: str, undo: dict[str, Any], act: Callable[[], None]) -> int:
@@ -118,3 +124,10 @@ def check_host(url: str, allow_hosts: list[str], field_name: str) -> None:
     if not loopback and host not in allow_hosts:
         raise FaultError(f"refused: {host!r} is not on loopback nor part of the stack chaosgate started; "
                          f"name it in allow_hosts to allow it", field_name)
+
+
+def stack_state(run_dir: str) -> "StackState":
+    """The stack state a fault's undo names (loaded at use: validation never needs it)."""
+    from chaos.backends.state import StackState
+
+    return StackState.load(run_dir)

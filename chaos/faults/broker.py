@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -38,6 +38,7 @@ class HoldConnections(_BrokerFault):
 
     type: Literal["broker.hold_connections"]
     count: int = Field(ge=1, le=10000)
+    held_by_process: ClassVar[bool] = True
 
     def inject(self, ctx: FaultContext) -> list[int]:
         port = ctx.state.services[self.service].ports[AMQP_PORT]
