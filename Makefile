@@ -8,8 +8,9 @@ PYTEST_ARGS ?=
 setup:
 	bash scripts/setup
 
+# Two xdist workers: the run-stack experiments in one lane (see tests/conftest.py), the rest in the other.
 test: setup
-	$(PY) -m pytest -ra $(PYTEST_ARGS)
+	$(PY) -m pytest -ra -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 demo: setup
 	bash scripts/demo

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-import requests
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from chaos.ports import is_listening
 
@@ -16,6 +14,8 @@ PROBE_TIMEOUT_S = 2.0
 
 def http_ok(url: str, timeout_s: float = PROBE_TIMEOUT_S, auth: tuple[str, str] | None = None) -> bool:
     """True when `url` answers 2xx within the timeout."""
+    import requests  # at use: commands that only read files never load an HTTP client
+
     try:
         return requests.get(url, timeout=timeout_s, auth=auth).ok
     except requests.RequestException:
@@ -34,6 +34,8 @@ class Gone(Exception):
 def wait_healthy(probe: Callable[[], bool], deadline_s: float, interval_s: float = 0.25,
                  still_running: Callable[[], bool] = lambda: True) -> float:
     """Retry `probe` until True; seconds taken. Raises TimeoutError or Gone."""
+    from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
     start = time.monotonic()
 
     def attempt() -> bool:

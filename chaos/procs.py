@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import psutil
 from pydantic import BaseModel, ConfigDict
 
 from chaos.errors import InfraError
@@ -37,6 +36,8 @@ def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path,
           cwd: Path | None = None, user: str | None = None) -> ProcessRecord:
     """Start `argv` as the leader of a new session, output appended to `log` (which lives one
     folder below its run directory: logs/, load/)."""
+    import psutil  # here, not at import: `validate` and `--help` never need it
+
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**env, RUN_DIR_ENV: str(log.parent.parent.resolve())}
     with open(log, "ab") as out:
@@ -66,6 +67,8 @@ def _reap() -> None:
 
 def is_alive(record: ProcessRecord) -> bool:
     """True when the recorded process still runs (same pid *and* same start time)."""
+    import psutil
+
     _reap()
     try:
         proc = psutil.Process(record.pid)
@@ -76,6 +79,8 @@ def is_alive(record: ProcessRecord) -> bool:
 
 def group_members(pgid: int) -> list[int]:
     """Live, non-zombie pids whose process group is `pgid`."""
+    import psutil
+
     _reap()
     members = []
     for proc in psutil.process_iter(["pid", "status"]):
@@ -125,6 +130,8 @@ def _wait_group_gone(pgid: int, timeout_s: float) -> bool:
 def stop_orphans(grace_s: float = 10.0) -> list[str]:
     """Stop every process group started by chaosgate whose run directory no longer exists (and
     only those); what was stopped. A group of RabbitMQ's also loses its node data."""
+    import psutil
+
     groups: dict[int, tuple[str, str, dict[str, str]]] = {}
     for proc in psutil.process_iter(["pid", "name"]):
         try:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chaos.metrics.timeline import Timeline
+if TYPE_CHECKING:
+    from chaos.metrics.timeline import Timeline
 
 _SELECTOR = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*$')
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=|!=)\s*"([^"]*)"\s*(?:,|$)')
@@ -102,6 +103,31 @@ class Surface(BaseModel):
     services: list[str] = Field(min_length=1, description="services this experience rests on; first = default source")
     weight: float = Field(1.0, gt=0)
     slis: dict[str, SLIDef] = Field(min_length=1)
+
+
+#: Suffixes under which one metric appears in the text format (a counter, a histogram's parts).
+METRIC_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
+
+
+def base_name(name: str) -> str:
+    """A sample's metric name without its counter or histogram suffix."""
+    for suffix in METRIC_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def wanted_metrics(surfaces: dict[str, "Surface"]) -> dict[str, set[str]]:
+    """Per source, the base names of the metrics the surfaces' SLIs read: all a run stores of a
+    Prometheus endpoint (the report and the gate read the same SLIs)."""
+    wanted: dict[str, set[str]] = {}
+    for surface in surfaces.values():
+        for sli in surface.slis.values():
+            selectors = {"ratio": lambda s: [s.good, s.total], "quantile": lambda s: [s.histogram],
+                         "gauge": lambda s: [s.metric], "rate": lambda s: [s.counter]}[sli.kind](sli)
+            names = wanted.setdefault(sli.source or surface.services[0], set())
+            names.update(base_name(Selector.parse(sel).name) for sel in selectors)
+    return wanted
 
 
 class SLIValue(BaseModel):

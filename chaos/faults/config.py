@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from chaos.backends.state import StackState
 from chaos.faults import register, register_check, register_undo
-from chaos.faults.base import Fault, FaultContext, FaultError, service_named
+from chaos.faults.base import Fault, FaultContext, FaultError, service_named, stack_state
 from chaos.stack import Stack
+
 
 
 @register("config.swap")
@@ -40,7 +40,7 @@ class Swap(Fault):
             undo = {"kind": "config.restore", "run_dir": ctx.state.run_dir, "service": name, "env": original}
             changed = {**original, **self.set}
             ids.append(ctx.apply(self, name, undo, lambda n=name, e=changed: respawn(Path(ctx.state.run_dir), n, e)))
-            ctx.state.services[name] = StackState.load(ctx.state.run_dir).services[name]
+            ctx.state.services[name] = stack_state(ctx.state.run_dir).services[name]
         return ids
 
 
@@ -48,14 +48,14 @@ class Swap(Fault):
 def _restore(undo: dict) -> None:
     from chaos import backends
 
-    state = StackState.load(undo["run_dir"])
+    state = stack_state(undo["run_dir"])
     if state.status in ("up", "starting") and state.services[undo["service"]].env != undo["env"]:
         backends.get(state.backend).respawn(Path(undo["run_dir"]), undo["service"], undo["env"])
 
 
 @register_check("config.restore")
 def _restored(undo: dict) -> str | None:
-    state = StackState.load(undo["run_dir"])
+    state = stack_state(undo["run_dir"])
     if state.status in ("up", "starting") and state.services[undo["service"]].env != undo["env"]:
         return f"{undo['service']} still runs the swapped configuration"
     return None

@@ -7,7 +7,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from chaos.components.toxiproxy import Toxic, ToxiproxyClient
 from chaos.faults import register, register_check, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, match_links
 from chaos.stack import Stack
@@ -33,6 +32,8 @@ class _ToxicFault(_LinkFault):
         raise NotImplementedError
 
     def inject(self, ctx: FaultContext) -> list[int]:
+        from chaos.components.toxiproxy import Toxic
+
         client = ctx.toxiproxy
         ids = []
         for proxy in self.resolve(ctx.stack, ctx.allow_hosts):
@@ -132,19 +133,25 @@ class Down(_LinkFault):
                 for proxy in self.resolve(ctx.stack, ctx.allow_hosts)]
 
 
+def _client(url: str):
+    from chaos.components.toxiproxy import ToxiproxyClient  # at use: validating needs no HTTP client
+
+    return ToxiproxyClient(url)
+
+
 @register_undo("toxiproxy.remove_toxic")
 def _remove_toxic(undo: dict) -> None:
-    ToxiproxyClient(undo["url"]).remove_toxic(undo["proxy"], undo["toxic"])
+    _client(undo["url"]).remove_toxic(undo["proxy"], undo["toxic"])
 
 
 @register_undo("toxiproxy.enable")
 def _enable(undo: dict) -> None:
-    ToxiproxyClient(undo["url"]).set_enabled(undo["proxy"], True)
+    _client(undo["url"]).set_enabled(undo["proxy"], True)
 
 
 @register_check("toxiproxy.remove_toxic")
 def _toxic_gone(undo: dict) -> str | None:
-    proxy = ToxiproxyClient(undo["url"]).proxies().get(undo["proxy"])
+    proxy = _client(undo["url"]).proxies().get(undo["proxy"])
     if proxy and any(t.name == undo["toxic"] for t in proxy.toxics):
         return f"toxic {undo['toxic']} still on {undo['proxy']}"
     return None
@@ -152,5 +159,16 @@ def _toxic_gone(undo: dict) -> str | None:
 
 @register_check("toxiproxy.enable")
 def _enabled(undo: dict) -> str | None:
-    proxy = ToxiproxyClient(undo["url"]).proxies().get(undo["proxy"])
+    proxy = _client(undo["url"]).proxies().get(undo["proxy"])
     return f"proxy {undo['proxy']} still disabled" if proxy and not proxy.enabled else None
+
+
+@register_undo("toxiproxy.delete_proxy")
+def _delete_proxy(undo: dict) -> None:
+    if undo["proxy"] in _client(undo["url"]).proxies():
+        _client(undo["url"]).delete_proxy(undo["proxy"])
+
+
+@register_check("toxiproxy.delete_proxy")
+def _proxy_gone(undo: dict) -> str | None:
+    return f"proxy {undo['proxy']} still there" if undo["proxy"] in _client(undo["url"]).proxies() else None

@@ -7,15 +7,14 @@ import signal
 from pathlib import Path
 from typing import Literal
 
-import psutil
 from pydantic import Field
 
-from chaos.backends.state import StackState
 from chaos.durations import Duration
 from chaos.faults import register, register_check, register_undo
-from chaos.faults.base import Fault, FaultContext, service_named, service_target
+from chaos.faults.base import Fault, FaultContext, service_named, service_target, stack_state
 from chaos.procs import ProcessRecord, group_members, is_alive, signal_group
 from chaos.stack import Stack
+
 
 
 class _ProcessFault(Fault):
@@ -117,6 +116,8 @@ def _restart(undo: dict) -> None:
 
 @register_check("process.resume")
 def _running(undo: dict) -> str | None:
+    import psutil
+
     record = ProcessRecord.model_validate(undo["process"])
     for pid in group_members(record.pid) if is_alive(record) else []:
         try:
@@ -141,7 +142,7 @@ def _unpaused(undo: dict) -> str | None:
 def _restarted(undo: dict) -> str | None:
     from chaos import backends
 
-    state = StackState.load(undo["run_dir"])
+    state = stack_state(undo["run_dir"])
     if state.status != "up":
         return None  # the stack is gone, and the killed service with it
     if backends.get(state.backend).running(state, undo["service"]):

@@ -6,13 +6,14 @@ as an instant query (bounded by a timeout) and stores the result vector under th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chaos.durations import Duration
-from chaos.metrics.sources import Source, SourceError
-from chaos.metrics.timeline import Sample
+
+if TYPE_CHECKING:
+    from chaos.metrics.sources import Source
 
 
 class PromQLSourceSpec(BaseModel):
@@ -29,6 +30,9 @@ class PromQLSourceSpec(BaseModel):
 def promql_source(spec: PromQLSourceSpec) -> Source:
     """A Source running the spec's queries against /api/v1/query."""
     import requests
+
+    from chaos.metrics.sources import Source, SourceError
+    from chaos.metrics.timeline import Sample
 
     http = requests.Session()
     base = spec.url.rstrip("/")

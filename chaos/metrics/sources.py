@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Callable
 
@@ -21,10 +22,14 @@ from chaos.backends.state import ServiceState
 from chaos.components.rabbitmq import MANAGEMENT_PORT, PROMETHEUS_PORT, ManagementClient
 from chaos.errors import InfraError
 from chaos.metrics.timeline import Sample
+from chaos.sli import base_name
 from chaos.wire import WireError, fetch
 
 #: Seconds one read of one source may take.
 READ_TIMEOUT_S = 2.0
+#: Stored with every successful read of a Prometheus endpoint, so a read that kept no sample
+#: (the wanted series do not exist yet) still counts as a read, not as missing data.
+SCRAPE_OK = "chaosgate_scrape_ok"
 
 
 class SourceError(Exception):
@@ -46,11 +51,12 @@ class Source:
         self._close()
 
 
-_KINDS: dict[str, Callable[[str, ServiceState], Source | None]] = {}
+Wanted = dict[str, set[str]] | None
+_KINDS: dict[str, Callable[[str, ServiceState, Wanted], Source | None]] = {}
 
 
 def register(kind: str):
-    """Decorator: a factory (service name, its state) -> Source, or None when not applicable."""
+    """Decorator: a factory (service name, its state, wanted metrics) -> Source, or None when not applicable."""
 
     def add(factory):
         _KINDS[kind] = factory
@@ -59,19 +65,24 @@ def register(kind: str):
     return add
 
 
-def sources_for(services: dict[str, ServiceState]) -> list[Source]:
-    """Every applicable source of every service."""
+def sources_for(services: dict[str, ServiceState], wanted: Wanted = None) -> list[Source]:
+    """Every applicable source of every service. `wanted` (chaos.sli.wanted_metrics): per source,
+    the metrics SLIs read — an endpoint no SLI reads is not scraped, and of one that is only those
+    lines are parsed and stored; None keeps everything."""
     found = []
     for name, svc in services.items():
         for factory in _KINDS.values():
-            src = factory(name, svc)
+            src = factory(name, svc, wanted)
             if src is not None:
                 found.append(src)
     return found
 
 
 @register("prometheus")
-def prometheus(name: str, svc: ServiceState) -> Source | None:
+def prometheus(name: str, svc: ServiceState, wanted: Wanted = None) -> Source | None:
+    keep = None if wanted is None else wanted.get(name)
+    if wanted is not None and not keep:
+        return None  # nothing reads it: no request, no parsing, no rows
     if svc.kind == "rabbitmq":
         # RabbitMQ's own exporter: unlike the management API's statistics, it is current.
         url = f"http://127.0.0.1:{svc.ports[PROMETHEUS_PORT]}/metrics"
@@ -88,9 +99,14 @@ def prometheus(name: str, svc: ServiceState) -> Source | None:
             raise SourceError(str(exc)) from None
         if status != 200:
             raise SourceError(f"{url} answered {status}")
-        out = []
+        text = body.decode("utf-8", errors="replace")
+        if keep is not None:
+            # Parsing is the sampler's main cost: hand the parser only the lines an SLI reads.
+            text = "\n".join(line for line in text.splitlines() if line and line[0] != "#"
+                              and base_name(line.split("{", 1)[0].split(" ", 1)[0]) in keep)
+        out = [Sample(t=t, source=name, name=SCRAPE_OK, labels={}, value=1.0)]
         try:
-            for family in text_string_to_metric_families(body.decode("utf-8", errors="replace")):
+            for family in text_string_to_metric_families(text):
                 for s in family.samples:
                     if not s.name.endswith("_created"):
                         out.append(Sample(t=t, source=name, name=s.name, labels=dict(s.labels), value=s.value))
@@ -102,8 +118,8 @@ def prometheus(name: str, svc: ServiceState) -> Source | None:
 
 
 @register("rabbitmq")
-def rabbitmq(name: str, svc: ServiceState) -> Source | None:
-    if svc.kind != "rabbitmq":
+def rabbitmq(name: str, svc: ServiceState, wanted: Wanted = None) -> Source | None:
+    if svc.kind != "rabbitmq" or (wanted is not None and f"{name}:rabbitmq" not in wanted):
         return None
     client = ManagementClient(f"http://127.0.0.1:{svc.ports[MANAGEMENT_PORT]}", timeout_s=READ_TIMEOUT_S)
     source = f"{name}:rabbitmq"
@@ -127,8 +143,34 @@ def rabbitmq(name: str, svc: ServiceState) -> Source | None:
     return Source(source, read)
 
 
+class _ProcessTable:
+    """One scan of the process table per tick, shared by every process source: each source
+    scanning it alone would cost N scans of a table that itself grows with N services."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tick: float | None = None
+        self._groups: dict[int, list[int]] = {}
+
+    def group(self, pgid: int, t: float) -> list[int]:
+        """Pids in process group `pgid` as of the scan for tick `t` (sources of one tick share `t`)."""
+        with self._lock:
+            if self._tick != t:
+                groups: dict[int, list[int]] = {}
+                for p in psutil.process_iter(["pid"]):
+                    try:
+                        groups.setdefault(os.getpgid(p.pid), []).append(p.pid)
+                    except (psutil.NoSuchProcess, ProcessLookupError, PermissionError):
+                        continue
+                self._tick, self._groups = t, groups
+            return self._groups.get(pgid, [])
+
+
+_PROCESS_TABLE = _ProcessTable()
+
+
 @register("process")
-def process(name: str, svc: ServiceState) -> Source | None:
+def process(name: str, svc: ServiceState, wanted: Wanted = None) -> Source | None:
     if svc.process is None:
         return None
     pgid = svc.process.pid
@@ -138,11 +180,9 @@ def process(name: str, svc: ServiceState) -> Source | None:
     def read(t: float) -> list[Sample]:
         cpu = rss = 0.0
         alive = 0
-        for p in psutil.process_iter(["pid"]):
+        for pid in _PROCESS_TABLE.group(pgid, t):
             try:
-                if os.getpgid(p.pid) != pgid:
-                    continue
-                proc = procs.setdefault(p.pid, p)
+                proc = procs.get(pid) or procs.setdefault(pid, psutil.Process(pid))
                 times = proc.cpu_times()
                 cpu += times.user + times.system
                 rss += proc.memory_info().rss
@@ -159,7 +199,7 @@ def process(name: str, svc: ServiceState) -> Source | None:
 
 
 @register("container")
-def container(name: str, svc: ServiceState) -> Source | None:
+def container(name: str, svc: ServiceState, wanted: Wanted = None) -> Source | None:
     if not svc.container_name:
         return None
     from chaos.metrics.containers import STALE_S, ContainerStream, samples

@@ -74,6 +74,11 @@ class Timeline:
                                     (source, t0, t1)).fetchall()
         return [r[0] for r in rows]
 
+    def count(self) -> int:
+        """Samples stored so far."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+
     def missing_count(self, source: str, t0: float, t1: float) -> int:
         """How many reads of `source` failed within [t0, t1]."""
         with self._lock:
