@@ -27,6 +27,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class WorkerHost(_Model):
+    """A host that runs one locust worker: how to run a command there."""
+
+    host: str = Field(min_length=1, description="its name, for logs")
+    exec: list[str] = Field(min_length=1, description="command prefix that runs a command on it, e.g. "
+                            "[ssh, load1] or [ip, netns, exec, load1]; the profile must be at the same path there")
+
+
 class Load(_Model):
     """A locust profile run in its own process against one service of the stack."""
 
@@ -34,8 +42,29 @@ class Load(_Model):
     target: str = Field(description="service the load is sent to (its main port)")
     users: int = Field(10, ge=1, le=10000)
     spawn_rate: float = Field(10.0, gt=0)
-    workers: int = Field(0, ge=0, le=64, description="locust workers (master/worker mode) when > 0")
+    workers: int | list[WorkerHost] = Field(0, description="locust workers (master/worker mode): a number on this "
+                                            "machine, or one per host listed")
+    reach: str | None = Field(None, description="this machine's address as the worker hosts see it: the locust "
+                              "master and an entry to the target listen there (needed with worker hosts)")
     environment: dict[str, str] = Field(default_factory=dict, description="variables for the profile")
+
+    @model_validator(mode="after")
+    def _workers(self) -> "Load":
+        import ipaddress
+
+        hosts = self.workers if isinstance(self.workers, list) else []
+        if isinstance(self.workers, int) and not 0 <= self.workers <= 64:
+            raise ValueError("workers: between 0 and 64 on this machine")
+        if len(hosts) > 64:
+            raise ValueError("workers: at most 64 hosts")
+        if hosts and self.reach is None:
+            raise ValueError("reach: worker hosts need this machine's address as they see it")
+        if self.reach is not None:
+            try:
+                ipaddress.ip_address(self.reach)
+            except ValueError:
+                raise ValueError(f"reach: {self.reach!r} is not an IP address") from None
+        return self
 
 
 class Phases(_Model):
@@ -148,6 +177,9 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
         if end > spec.phases.fault:
             problems.append(doc.error(["faults", i, "start" if fault.duration is None else "duration"],
                                       f"ends {end:g}s into a fault phase of {spec.phases.fault:g}s"))
+    if spec.load and isinstance(spec.load.workers, list) and spec.backend != "local":
+        problems.append(doc.error(["load", "workers"], "worker hosts need the local backend (the entry to the "
+                                  "target is a proxy of the stack's own toxiproxy)"))
     _check_references(doc, spec, stack, surfaces, problems)
     if spec.deadline < spec.phases.total():
         problems.append(doc.error(["deadline"], f"{spec.deadline:g}s is shorter than the phases "

@@ -15,6 +15,10 @@ def print_summary(result: RunResult) -> None:
     from rich.table import Table
 
     console = Console(width=120)
+    if not result.phases:
+        # Nothing was measured (the stack never came up): the error, not a table of dashes.
+        console.print(f"{result.experiment}: {result.status} before its stack was up — {result.reason}")
+        return
     radius = result.blast_radius
     by_surface = {s.surface: s for s in radius.surfaces} if radius else {}
     table = Table("surface", "SLI", "baseline", "fault", "recovery", "degraded", "class",

@@ -20,6 +20,7 @@ from chaos.errors import InfraError, InputErrors, StackStartError
 from chaos.health import Gone, wait_healthy
 from chaos.ports import free_port
 from chaos.stack import Stack
+from chaos.stack.model import Build
 
 TOXIPROXY_IMAGE = "chaosgate/toxiproxy:2.12.0"
 BUILTIN_IMAGES = {"rabbitmq": "chaosgate/rabbitmq:3.10"}
@@ -38,8 +39,9 @@ class DockerBackend(Backend):
         """Refuse, before anything starts, a stack this backend cannot run."""
         problems = []
         for name, svc in stack.services.items():
-            if not svc.image and not svc.x_chaosgate.builtin:
-                problems.append(stack.doc.error(["services", name], "the docker backend needs an 'image'"))
+            if not svc.image and not svc.build and not svc.x_chaosgate.builtin:
+                problems.append(stack.doc.error(["services", name], "the docker backend needs an 'image' "
+                                                "or a 'build' section"))
             elif not svc.container_ports() and not svc.x_chaosgate.builtin:
                 problems.append(stack.doc.error(["services", name, "ports"],
                                                 "a service needs a port chaosgate can probe and measure"))
@@ -47,10 +49,34 @@ class DockerBackend(Backend):
             raise InputErrors(problems)
 
     def _preflight(self, stack: Stack) -> None:
-        images = [TOXIPROXY_IMAGE] + [_image(svc) for svc in stack.services.values()]
-        missing = containers.missing_images(containers.connect(), images)
-        if missing:
-            raise StackStartError(f"image(s) not found locally: {', '.join(missing)}; {containers.BUILD_HINT}")
+        """Every image present before anything is created, as `docker compose up` would have it:
+        a service with a `build:` section is built, another image is pulled (bounded); chaosgate's
+        own images come from its build script. One message lists each image still missing."""
+        client = containers.connect()
+        own = {TOXIPROXY_IMAGE, *BUILTIN_IMAGES.values()}
+        wanted = {name: _image(svc, stack.name, name) for name, svc in stack.services.items()}
+        missing = set(containers.missing_images(client, [TOXIPROXY_IMAGE, *wanted.values()]))
+        problems = [f"{image} (chaosgate's own): {containers.BUILD_HINT}" for image in sorted(missing & own)]
+        for name, image in wanted.items():
+            svc = stack.services[name]
+            if image not in missing or image in own:
+                continue
+            if svc.build is not None:
+                build = Build(context=svc.build) if isinstance(svc.build, str) else svc.build
+                context = stack.path.parent / build.context
+                self.say(f"building {image} for {name} from {context} (at most {containers.BUILD_TIMEOUT_S:.0f}s)")
+                why = containers.build(str(context), build.dockerfile, build.args, image)
+                if why:
+                    problems.append(f"{name}: building {image} from {context} failed: {why}")
+            else:
+                self.say(f"pulling {image} for {name} (at most {containers.PULL_TIMEOUT_S:.0f}s)")
+                why = containers.pull(image)
+                if why:
+                    problems.append(f"{name}: image {image} is not here and pulling it failed: {why}; give the "
+                                    "service a `build:` section, or load the image (`docker load`)")
+            missing.discard(image)
+        if problems:
+            raise StackStartError("missing image(s): " + "; ".join(problems))
 
     def _start(self, stack: Stack, state: StackState, run_dir: Path) -> None:
         client = containers.connect()
@@ -68,7 +94,8 @@ class DockerBackend(Backend):
         for name in stack.start_order():
             svc = stack.services[name]
             state.services[name] = plan_service(stack, name, "container")
-            state.services[name].image, state.services[name].command = _image(svc), _command(svc.command)
+            state.services[name].image, state.services[name].command = (_image(svc, stack.name, name),
+                                                                         _command(svc.command))
         for i, (service, link) in enumerate(stack.links()):
             to_port = link.port or (stack.services[link.to].container_ports()
                                     or builtin_ports(stack.services[link.to].x_chaosgate.builtin))[0]
@@ -207,10 +234,13 @@ def _short_id(run_dir: str) -> str:
     return hashlib.sha1(run_dir.encode()).hexdigest()[:10]
 
 
-def _image(svc: Any) -> str:
+def _image(svc: Any, project: str, name: str) -> str:
     # A builtin component is chaosgate's own build (plugins and config it relies on), whatever
-    # image compose names for users of plain `docker compose`.
-    return BUILTIN_IMAGES[svc.x_chaosgate.builtin] if svc.x_chaosgate.builtin else svc.image
+    # image compose names for users of plain `docker compose`; a service with only `build:` gets
+    # compose's own name for what it builds.
+    if svc.x_chaosgate.builtin:
+        return BUILTIN_IMAGES[svc.x_chaosgate.builtin]
+    return svc.image or f"{project}-{name}"
 
 
 def _command(command: list[str] | str | None) -> list[str] | None:

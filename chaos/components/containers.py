@@ -7,6 +7,7 @@ network and nothing else on the machine.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from chaos.errors import InfraError
@@ -15,13 +16,35 @@ from chaos.errors import InfraError
 API_TIMEOUT_S = 15.0
 LABEL_RUN = "io.chaosgate.run"
 LABEL_SERVICE = "io.chaosgate.service"
-BUILD_HINT = "build them with `bash scripts/build-images` (scripts/setup does it; there is no registry to pull from)"
+#: chaosgate's own images (toxiproxy, its RabbitMQ) come from its build script, never a registry.
+BUILD_HINT = "build them with `bash scripts/build-images` (scripts/setup does it)"
+#: Seconds a pull, and a build, may take: they move images, so the API bound above is too short.
+PULL_TIMEOUT_S = 300.0
+BUILD_TIMEOUT_S = 900.0
+
+
+def remote_engine() -> str | None:
+    """DOCKER_HOST when it names an engine on another machine, else None."""
+    from urllib.parse import urlsplit
+
+    value = os.environ.get("DOCKER_HOST", "")
+    if not value or value.startswith(("unix://", "npipe://")):
+        return None
+    host = urlsplit(value if "://" in value else f"tcp://{value}").hostname or ""
+    return None if host in ("localhost", "127.0.0.1", "::1") else value
 
 
 def connect(timeout_s: float = API_TIMEOUT_S) -> Any:
-    """A Docker client whose every request is bounded; InfraError when no engine answers."""
+    """A Docker client whose every request is bounded; InfraError when no engine answers, or when
+    DOCKER_HOST names an engine on another machine (whose published ports chaosgate cannot reach)."""
     import docker  # the SDK imports requests and urllib3: only commands that need it pay for it
 
+    remote = remote_engine()
+    if remote:
+        raise InfraError(f"DOCKER_HOST={remote} is an engine on another machine: chaosgate publishes a stack's "
+                         "ports on 127.0.0.1 of the engine's machine and probes, measures and faults them from "
+                         "here, so the engine must be on this machine (a unix socket, or tcp to localhost). To use "
+                         "that engine, run chaosgate on its machine; docs/scale-out.md is the plan beyond one")
     try:
         client = docker.from_env(timeout=int(timeout_s))
         client.ping()
@@ -47,6 +70,37 @@ def missing_images(client: Any, images: list[str]) -> list[str]:
         except errors().ImageNotFound:
             missing.append(image)
     return missing
+
+
+def pull(image: str) -> str | None:
+    """Pull `image` within PULL_TIMEOUT_S; None when it came, else why it did not."""
+    import docker
+
+    repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+    try:
+        connect(PULL_TIMEOUT_S).images.pull(repo, tag=tag)
+        return None
+    except (docker.errors.DockerException, InfraError) as exc:
+        return getattr(exc, "explanation", None) or str(exc)
+    except Exception as exc:  # noqa: BLE001 - a timed-out stream (requests' ReadTimeout) is a reason too
+        return f"{exc.__class__.__name__}: {exc}"
+
+
+def build(context: str, dockerfile: str | None, args: dict[str, str], tag: str) -> str | None:
+    """Build `tag` from a compose `build:` section within BUILD_TIMEOUT_S; None, or why it failed."""
+    import docker
+
+    try:
+        connect(BUILD_TIMEOUT_S).images.build(path=context, dockerfile=dockerfile, buildargs=args or None, tag=tag,
+                                              rm=True, forcerm=True, labels={"io.chaosgate.built": "true"})
+        return None
+    except docker.errors.BuildError as exc:
+        last = [line.get("stream", line.get("error", "")).strip() for line in exc.build_log][-3:]
+        return f"{exc.msg} ({' | '.join(x for x in last if x)})"
+    except (docker.errors.DockerException, InfraError, TypeError) as exc:
+        return getattr(exc, "explanation", None) or str(exc)
+    except Exception as exc:  # noqa: BLE001 - as in pull
+        return f"{exc.__class__.__name__}: {exc}"
 
 
 def labelled(client: Any, run_dir: str) -> list[Any]:

@@ -22,9 +22,14 @@ class LoadRunner:
     """One locust run: the processes, where they write, and how to stop them."""
 
     def __init__(self, profile: Path, host: str, users: int, spawn_rate: float, run_time_s: float,
-                 out_dir: Path, workers: int = 0, environment: dict[str, str] | None = None):
+                 out_dir: Path, workers: int | list = 0, environment: dict[str, str] | None = None,
+                 reach: str = "127.0.0.1"):
+        """`workers`: a number of local workers, or WorkerHosts (a command prefix each) that reach
+        the master at `reach`."""
         self.profile, self.host, self.users, self.spawn_rate = profile, host, users, spawn_rate
-        self.run_time_s, self.workers = run_time_s, workers
+        self.run_time_s, self.reach = run_time_s, reach
+        self.hosts = workers if isinstance(workers, list) else []
+        self.workers = len(self.hosts) if self.hosts else workers
         self.out_dir = out_dir
         self.env = {**os.environ, **(environment or {}), "PYTHONUNBUFFERED": "1"}
         self.processes: list[ProcessRecord] = []
@@ -46,14 +51,16 @@ class LoadRunner:
                   "--csv", str(self.csv_prefix), "--csv-full-history", "--json-file", str(self.json_file.with_suffix("")),
                   "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2"]
         if self.workers:
-            port = free_port()
-            master = base + common + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+            port = free_port(self.reach)
+            master = base + common + ["--master", "--master-bind-host", self.reach, "--master-bind-port", str(port),
                                       "--expect-workers", str(self.workers), "--expect-workers-max-wait", "30"]
             self.processes.append(spawn("locust-master", master, self.env, self.out_dir / "master.log"))
             for i in range(self.workers):
-                worker = base + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
-                                 "--loglevel", "WARNING"]
-                self.processes.append(spawn(f"locust-worker-{i}", worker, self.env, self.out_dir / f"worker-{i}.log"))
+                prefix = list(self.hosts[i].exec) if self.hosts else []
+                name = f"locust-worker-{self.hosts[i].host}" if self.hosts else f"locust-worker-{i}"
+                worker = prefix + base + ["--worker", "--master-host", self.reach, "--master-port", str(port),
+                                          "--loglevel", "WARNING"]
+                self.processes.append(spawn(name, worker, self.env, self.out_dir / f"worker-{i}.log"))
         else:
             self.processes.append(spawn("locust", base + common, self.env, self.out_dir / "locust.log"))
         return self.processes

@@ -1,13 +1,21 @@
-"""Load from locust in its own processes (master and workers): totals in result.json,
-per-second statistics in the timeline, failures seen while a link is down."""
+"""Load from locust in its own processes (master and workers, here or on other hosts): totals in
+result.json, per-second statistics in the timeline, failures seen while a link is down."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
+import uuid
 from pathlib import Path
 
+import psutil
+import pytest
+
 from tests.chaos.engine_helpers import assert_nothing_left, only_run_dir, result
-from tests.conftest import STACKS, chaosgate
+from tests.conftest import ROOT, STACKS, chaosgate
+from tests.runstack.helpers import wait_until
 
 EXPERIMENT = f"""
 name: mini-load
@@ -44,3 +52,73 @@ def test_locust_master_and_workers_feed_the_timeline_and_the_result(tmp_path: Pa
     assert ratio["baseline"]["value"] == 0 and ratio["fault"]["value"] > 0.1, ratio
     assert res["blast_radius"]["radius"] == ["visitors"] and res["blast_radius"]["contained"] is False
     assert_nothing_left(run_dir)
+
+
+@pytest.fixture
+def worker_hosts():
+    """Two test hosts made as network namespaces on this machine, each reaching it over a veth pair
+    (this machine is 10.201.N.1 to host N, and its route to the other host's subnet goes here too)."""
+    tag = uuid.uuid4().hex[:4]
+    hosts = []
+
+    def ip(*args: str, ns: str | None = None) -> None:
+        subprocess.run((["ip", "netns", "exec", ns] if ns else []) + ["ip", *args], check=True, timeout=30,
+                       capture_output=True)
+
+    try:
+        for n in (1, 2):
+            ns, here, there = f"cgw{n}-{tag}", f"cgh{n}{tag}", f"cgw{n}{tag}"
+            ip("netns", "add", ns)
+            hosts.append((ns, here))
+            ip("link", "add", here, "type", "veth", "peer", "name", there)
+            ip("link", "set", there, "netns", ns)
+            ip("addr", "add", f"10.201.{n}.1/24", "dev", here)
+            ip("link", "set", here, "up")
+            ip("addr", "add", f"10.201.{n}.2/24", "dev", there, ns=ns)
+            ip("link", "set", there, "up", ns=ns)
+            ip("link", "set", "lo", "up", ns=ns)
+            ip("route", "add", "default", "via", f"10.201.{n}.1", ns=ns)
+        yield [ns for ns, _ in hosts]
+    finally:
+        for ns, here in hosts:
+            subprocess.run(["ip", "link", "del", here], timeout=30, capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], timeout=30, capture_output=True)
+
+
+def _netns_of(pid: int) -> str:
+    return os.readlink(f"/proc/{pid}/ns/net")
+
+
+def test_locust_workers_on_other_hosts_send_the_load_through_an_entry_left_nowhere(
+        tmp_path: Path, out: Path, worker_hosts: list[str]) -> None:
+    hosts = ", ".join(f"{{host: {ns}, exec: [ip, netns, exec, {ns}]}}" for ns in worker_hosts)
+    path = tmp_path / "experiment.yaml"
+    path.write_text(EXPERIMENT.replace("workers: 2}", f"workers: [{hosts}], reach: 10.201.1.1}}"))
+    proc = subprocess.Popen([sys.executable, "-m", "chaos", "run", str(path), "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # While it runs: the workers live in the test hosts' network namespaces, not this one's.
+        def worker_namespaces() -> set[str]:
+            found = set()
+            for p in psutil.process_iter(["pid", "cmdline"]):
+                try:
+                    if "--worker" in (p.info["cmdline"] or []) and \
+                            p.environ().get("CHAOSGATE_RUN_DIR", "").startswith(str(out.resolve())):
+                        found.add(_netns_of(p.pid))
+                except (OSError, psutil.Error):
+                    pass
+            return found
+
+        assert wait_until(lambda: len(worker_namespaces()) == 2, 60), "two workers started"
+        assert _netns_of(os.getpid()) not in worker_namespaces(), "the workers run on the other hosts"
+        sout, serr = proc.communicate(timeout=180)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, serr[-3000:]
+    assert f"workers on {', '.join(worker_hosts)}" in serr
+    run_dir = only_run_dir(out)
+    res = result(run_dir)
+    assert res["load"]["requests"] > 20, res["load"]
+    ratio = res["slis"]["visitors"]["failure_ratio"]
+    assert ratio["baseline"]["value"] == 0 and ratio["fault"]["value"] > 0.1, ratio
+    assert_nothing_left(run_dir)  # the entry proxy too: its journal entry was rolled back

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -51,17 +52,41 @@ def test_up_traffic_through_proxy_then_down_leaves_nothing(out: Path) -> None:
     assert "listening on ('0.0.0.0', 8000)" in (Path(state["run_dir"]) / "logs" / "echo.log").read_text()
 
 
-def test_missing_image_is_refused_before_anything_starts(out: Path, tmp_path: Path) -> None:
+def test_images_are_built_or_pulled_as_compose_does_and_a_missing_one_is_refused(out: Path, tmp_path: Path) -> None:
     client = require_docker()
+    # A service with only a `build:` section: built through the SDK, named as compose names it.
+    project = f"built{uuid.uuid4().hex[:8]}"
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text("FROM chaosgate/test-mini:latest\nLABEL io.chaosgate.test=built\n")
+    built = tmp_path / "built.yml"
+    built.write_text(f"name: {project}\nservices:\n  app:\n    build: ./app\n    command: [python, app.py]\n"
+                     "    ports: ['8000']\n    x-chaosgate: {health: {http: /healthz}}\n")
+    try:
+        up = chaosgate("stack", "up", "--backend", "docker", "-f", str(built), "--out", str(out))
+        assert up.code == 0, up.err
+        assert f"building {project}-app for app" in up.err
+        assert client.images.get(f"{project}-app").labels.get("io.chaosgate.test") == "built"
+        assert chaosgate("stack", "down", "-f", str(built), "--out", str(out)).code == 0
+    finally:
+        client.images.remove(f"{project}-app", force=True)
+    # An image that is not here and cannot be pulled (no registry here): said, with what was tried.
     compose = tmp_path / "docker-compose.yml"
-    compose.write_text("name: ghost\nservices:\n  app:\n    image: chaosgate/no-such-image\n    ports: ['8000']\n")
+    compose.write_text("name: ghost\nservices:\n  app:\n    image: redis:7\n    ports: ['6379']\n")
     networks_before = {n.name for n in client.networks.list()}
     up = chaosgate("stack", "up", "--backend", "docker", "-f", str(compose), "--out", str(out))
     assert up.code != 0
-    assert "chaosgate/no-such-image" in up.err and "scripts/build-images" in up.err, up.err
+    assert "app: image redis:7 is not here and pulling it failed" in up.err and "build:" in up.err, up.err
     assert "Traceback" not in up.err
     assert client.containers.list(all=True, filters={"label": "io.chaosgate.service=app"}) == []
     assert {n.name for n in client.networks.list()} == networks_before
+    # A run that fails before its stack is up prints that error, not an empty table of SLIs.
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("name: ghostrun\nstack: docker-compose.yml\nbackend: docker\nphases: {baseline: 1s, fault: 1s}\n"
+                   "surfaces: {app: {services: [app], slis: {up: {kind: gauge, metric: up}}}}\n")
+    run = chaosgate("run", str(exp), "--out", str(out))
+    assert run.code == 3, run.err
+    assert "ghostrun: failed before its stack was up — " in run.out and "pulling it failed" in run.out, run.out
+    assert "┏" not in run.out, "no table of SLIs"
 
 
 def test_a_service_without_image_is_a_located_input_error(tmp_path: Path) -> None:
@@ -172,3 +197,12 @@ def _cpu(client, container_id: str) -> float:
 
 def _throttled(client, container_id: str) -> int:
     return _stats(client, container_id)["cpu_stats"]["throttling_data"]["throttled_periods"]
+
+
+def test_a_docker_engine_on_another_machine_is_refused_with_the_reason(out: Path) -> None:
+    require_docker()
+    up = chaosgate("stack", "up", "--backend", "docker", "-f", str(MINI), "--out", str(out),
+                   env={"DOCKER_HOST": "tcp://203.0.113.5:2375"})
+    assert up.code == 3, up.err
+    assert "DOCKER_HOST=tcp://203.0.113.5:2375 is an engine on another machine" in up.err and "127.0.0.1" in up.err
+    assert not list(out.glob("stacks/*/stack.json")) or stack_state(out)["status"] != "up"
