@@ -99,18 +99,8 @@ def containers_of(client, run_dir: str) -> list:
     return containers.labelled(client, str(Path(run_dir).resolve()))
 
 
-#: Test files that run experiments on the reference run stack under load. Their figures (start
-#: delays, success ratios, a gate's A/A comparison) depend on the machine's spare CPU, so under
-#: `make test`'s two xdist workers they share one worker, one after another, while the other
-#: worker runs everything else (small stacks, pure logic, reports).
-RUNSTACK_FILES = {"test_gate.py", "test_measurement.py", "test_incident.py", "test_incident_replay.py",
-                  "test_capacity_fill.py"}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the run-stack files on one xdist worker, and put them first: the longest lane starts
-    at once instead of after the short ones."""
-    grouped = [i for i in items if i.path.name in RUNSTACK_FILES]
-    for item in grouped:
-        item.add_marker(pytest.mark.xdist_group("runstack"))
-    items[:] = grouped + [i for i in items if i.path.name not in RUNSTACK_FILES]
+# The run-stack experiments (test_gate, test_measurement, runstack/test_incident*,
+# test_capacity_fill) carry `xdist_group("runstack")`: their figures (start delays, success
+# ratios, a gate's A/A comparison) depend on the machine's spare CPU, so under `make test`'s two
+# xdist workers they share one worker, one after another, while the other worker runs the rest.
+# xdist schedules the largest group first, so that lane starts at once.

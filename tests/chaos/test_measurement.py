@@ -20,6 +20,9 @@ from tests.chaos.engine_helpers import assert_nothing_left, only_run_dir, result
 from tests.conftest import ROOT, chaosgate, require_docker
 from tests.runstack.helpers import metrics, runstack, url, value, wait_until
 
+# Run-stack experiments under load: one xdist lane for all of them (see tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("runstack")
+
 RELEASE = ROOT / "experiments" / "incident-2026-02" / "telemetry-release-hang.yaml"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
 from pydantic import TypeAdapter
 
@@ -16,6 +17,9 @@ from chaos.reconcile import rollback_journal, verify_gone
 from chaos.stack import load_stack
 from runstack.traffic import drive
 from tests.runstack.helpers import COMPOSE, FAST, runstack, url, wait_until
+
+# Run-stack experiments under load: one xdist lane for all of them (see tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("runstack")
 
 parse_fault = TypeAdapter(FaultSpec).validate_python
 

@@ -12,19 +12,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, chaosgate
+
+# Run-stack experiments under load: one xdist lane for all of them (see tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("runstack")
 
 POLICY = ROOT / "gates" / "pre-promotion.yaml"
 PATHS = ["broker-connection-saturation", "publications-instability", "shared-pool-exhaustion"]
 
 
 def fault_count(res: dict, sli: str, bad_share: bool = True) -> int:
-    """Events of a symptom in the fault phase: the SLI's share of bad events, or its complement."""
+    """Events of a symptom from the fault on (fault and recovery phases, as the replay table counts:
+    a stuck release's damage shows while it drains too): the SLI's bad share, or its complement."""
     surface, _, name = sli.partition(".")
-    v = res["slis"][surface][name]["fault"]
-    assert v["value"] is not None, (sli, v)
-    good = round(v["value"] * v["n"])
-    return good if bad_share else round(v["n"]) - good
+    total = 0
+    for phase in ("fault", "recovery"):
+        v = res["slis"][surface][name][phase]
+        assert v["value"] is not None, (sli, phase, v)
+        good = round(v["value"] * v["n"])
+        total += good if bad_share else round(v["n"]) - good
+    return total
 
 
 def test_each_failure_path_shows_its_symptom_with_rc1_and_not_with_workload_isolation(tmp_path: Path) -> None:
@@ -45,10 +54,12 @@ def test_each_failure_path_shows_its_symptom_with_rc1_and_not_with_workload_isol
     broker = "broker-connection-saturation"
     assert fault_count(as_shipped[broker], "runs.internal_error_share") > 0
     assert fault_count(isolated[broker], "runs.internal_error_share") == 0
-    # Publications: runs fail with `Error retrieving publications`.
-    pubs = "publications-instability"
-    assert fault_count(as_shipped[pubs], "runs.publications_error_share") > 0
-    assert fault_count(isolated[pubs], "runs.publications_error_share") == 0
+    # Publications: runs fail with `Error retrieving publications`. The errors come from a short
+    # window (the shared pool full, the run pool not yet all stuck): a few per run, so they are
+    # counted over both shared-pool paths, as the replay table counts the suite.
+    shared_paths = ["publications-instability", "shared-pool-exhaustion"]
+    assert sum(fault_count(as_shipped[p], "runs.publications_error_share") for p in shared_paths) > 0
+    assert sum(fault_count(isolated[p], "runs.publications_error_share") for p in shared_paths) == 0
     # Shared pool: Studio launches fail, housekeeping (system cancellations) runs late.
     pool = "shared-pool-exhaustion"
     assert fault_count(as_shipped[pool], "studio.launch_success_ratio", bad_share=False) > 0
