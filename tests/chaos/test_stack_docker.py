@@ -144,9 +144,12 @@ def test_containers_whose_run_directory_is_gone_are_swept_by_rollback(tmp_path: 
     shutil.rmtree(run_dir)  # e.g. a temporary folder cleaned up while its stack still ran
     swept = chaosgate("rollback", "--out", str(out))
     assert swept.code == 0, swept.err
-    assert "orphan container" in swept.err and "orphan network" in swept.err, swept.err
+    # Every chaosgate command sweeps orphans, so under `make test`'s two workers the other worker's
+    # may get there first (and this one may sweep the other's): what must hold is that nothing of
+    # the wiped run survives the command.
     assert containers_of(client, state.run_dir) == []
     assert client.networks.list(names=[state.network]) == []
+    assert "Traceback" not in swept.err
 
 
 def test_cpu_limit_throttles_the_container_until_rolled_back(tmp_path: Path) -> None:
