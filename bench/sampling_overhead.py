@@ -121,6 +121,7 @@ def main() -> None:
         rows = []
         for label, wanted in modes:
             sources = sources_for(state.services, wanted) + [load.source()]
+            (run_dir / label.split()[0]).mkdir(exist_ok=True)
             timeline = Timeline(run_dir / label.split()[0])
             if args.profile:
                 profile(label, sources, timeline)

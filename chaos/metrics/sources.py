@@ -171,7 +171,7 @@ _PROCESS_TABLE = _ProcessTable()
 
 @register("process")
 def process(name: str, svc: ServiceState, wanted: Wanted = None) -> Source | None:
-    if svc.process is None:
+    if svc.process is None or (wanted is not None and f"{name}:process" not in wanted):
         return None
     pgid = svc.process.pid
     source = f"{name}:process"
