@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from chaos.backends.state import ACTIVE_DIR, StackState, find_active
 from chaos.errors import ChaosgateError, InputError
-from chaos.faults import FaultContext, union
+from chaos.faults import FaultContext, names, union
 from chaos.faults.base import Fault, FaultError
 from chaos.journal import Entry, Journal
 from chaos.reconcile import rollback_journal
@@ -56,18 +56,12 @@ def parse_fault(text: str | None, file: str | None) -> tuple[Fault, YamlDocument
     if not isinstance(doc.data, dict):
         raise InputError(doc.path, "a fault is a mapping with a `type` (see `chaosgate schema experiment`, "
                          "under faults)", 1)
-    if doc.data.get("type") not in _names():
-        raise doc.error(["type"], f"unknown fault type {doc.data.get('type')!r}; known: {', '.join(_names())}")
+    if doc.data.get("type") not in names():
+        raise doc.error(["type"], f"unknown fault type {doc.data.get('type')!r}; known: {', '.join(names())}")
     try:
         return _FAULT.validate_python(doc.data), doc
     except ValidationError as exc:
         raise pydantic_errors(doc, exc) from None
-
-
-def _names() -> list[str]:
-    from chaos.faults import names
-
-    return names()
 
 
 def targets_of(fault: Fault, doc: YamlDocument, stack: Stack, backend: str) -> list[str]:
