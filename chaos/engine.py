@@ -19,7 +19,7 @@ from chaos.errors import ChaosgateError
 from chaos.experiment import LoadedExperiment
 from chaos.faults import FaultContext
 from chaos.journal import Journal
-from chaos.load.runner import LoadRunner
+from chaos.load.runner import FLOW_TIMEOUT_S, LoadRunner
 from chaos.metrics.promql import promql_source
 from chaos.metrics.sampler import Sampler
 from chaos.metrics.sources import sources_for
@@ -122,6 +122,8 @@ class Engine:
         if self.spec.load:
             self._start_load()
             sources.append(self.load.source())
+            # Phases are timed from the first completed request, not from locust's launch.
+            self.say(f"load: flowing after {self.load.wait_flowing():.1f}s")
         self.sampler = Sampler(sources, self.timeline, self.spec.sample_interval).start()
         phases = self.spec.phases
         self._phase("warmup", phases.warmup)
@@ -138,7 +140,7 @@ class Engine:
         if isinstance(load.workers, list):
             host = self._load_entry(load.reach, target.port)
         self.load = LoadRunner(self.exp.path.parent / load.profile, host, load.users, load.spawn_rate,
-                               self.spec.phases.total() + 5, self.run_dir / "load", load.workers, load.environment,
+                               self.spec.phases.total() + FLOW_TIMEOUT_S + 5, self.run_dir / "load", load.workers, load.environment,
                                reach=load.reach or "127.0.0.1")
         self.load.start()
         hosts = (", workers on " + ", ".join(w.host for w in load.workers) if isinstance(load.workers, list)

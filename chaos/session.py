@@ -20,7 +20,7 @@ from chaos.backends.state import StackState
 from chaos.engine import measure, write_plan
 from chaos.experiment import LoadedExperiment, load_experiment
 from chaos.gameday import HEAL_EVENT, INJECT_EVENT, hand_events, outstanding
-from chaos.load.runner import LoadRunner
+from chaos.load.runner import FLOW_TIMEOUT_S, LoadRunner
 from chaos.metrics.sampler import Sampler
 from chaos.metrics.sources import sources_for
 from chaos.metrics.timeline import Timeline
@@ -103,11 +103,12 @@ class Session:
         if self.opts.profile is not None:
             target = self.state.services[self.opts.target]
             load = LoadRunner(self.opts.profile, f"http://127.0.0.1:{target.port}", self.opts.users,
-                              self.opts.spawn_rate, self.opts.duration + 5, self.run_dir / "load",
+                              self.opts.spawn_rate, self.opts.duration + FLOW_TIMEOUT_S + 5, self.run_dir / "load",
                               environment=self.opts.environment)
             load.start()
             sources.append(load.source())
-            self.say(f"load: {self.opts.users} users against {self.opts.target}")
+            self.say(f"load: {self.opts.users} users against {self.opts.target}, "
+                     f"flowing after {load.wait_flowing():.1f}s")
         sampler = Sampler(sources, timeline, self.opts.sample_interval).start()
         self.t0 = time.time()
         self.result.phases = {"baseline": (self.t0, self.t0)}

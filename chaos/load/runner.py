@@ -6,8 +6,10 @@ import csv
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
+from chaos.errors import InfraError
 from chaos.metrics.sources import Source, SourceError
 from chaos.metrics.timeline import Sample
 from chaos.ports import free_port
@@ -16,6 +18,13 @@ from chaos.procs import ProcessRecord, is_alive, spawn, stop_group, tail
 #: Seconds locust gets to write its final stats after SIGTERM.
 STOP_GRACE_S = 15.0
 LOAD_SOURCE = "load"
+#: Seconds locust gets to start and complete its first request (on a busy machine its start alone
+#: takes seconds: phases timed from its launch would begin without load).
+FLOW_TIMEOUT_S = 60.0
+#: locust flushes its CSV files every 5 s (CSV_STATS_FLUSH_INTERVAL_SEC): the timeline would see
+#: its per-second history in 5-second steps. The process that writes them flushes at every write.
+LOCUST_FLUSHING = ("import locust.stats as s; s.CSV_STATS_FLUSH_INTERVAL_SEC = 0; "
+                   "from locust.main import main; main()")
 
 
 class LoadRunner:
@@ -46,23 +55,24 @@ class LoadRunner:
     def start(self) -> list[ProcessRecord]:
         """Start locust; it also stops by itself after run_time_s (a bound, not the normal stop)."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        base = [sys.executable, "-m", "locust", "-f", str(self.profile), "--host", self.host]
-        common = ["--headless", "-u", str(self.users), "-r", str(self.spawn_rate), "-t", f"{int(self.run_time_s) + 1}s",
-                  "--csv", str(self.csv_prefix), "--csv-full-history", "--json-file", str(self.json_file.with_suffix("")),
-                  "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2"]
-        if self.workers:
-            port = free_port(self.reach)
-            master = base + common + ["--master", "--master-bind-host", self.reach, "--master-bind-port", str(port),
-                                      "--expect-workers", str(self.workers), "--expect-workers-max-wait", "30"]
-            self.processes.append(spawn("locust-master", master, self.env, self.out_dir / "master.log"))
-            for i in range(self.workers):
-                prefix = list(self.hosts[i].exec) if self.hosts else []
-                name = f"locust-worker-{self.hosts[i].host}" if self.hosts else f"locust-worker-{i}"
-                worker = prefix + base + ["--worker", "--master-host", self.reach, "--master-port", str(port),
-                                          "--loglevel", "WARNING"]
-                self.processes.append(spawn(name, worker, self.env, self.out_dir / f"worker-{i}.log"))
-        else:
-            self.processes.append(spawn("locust", base + common, self.env, self.out_dir / "locust.log"))
+        args = ["-f", str(self.profile), "--host", self.host]
+        writer = [sys.executable, "-c", LOCUST_FLUSHING] + args + [  # the process that writes the statistics
+            "--headless", "-u", str(self.users), "-r", str(self.spawn_rate), "-t", f"{int(self.run_time_s) + 1}s",
+            "--csv", str(self.csv_prefix), "--csv-full-history", "--json-file", str(self.json_file.with_suffix("")),
+            "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "2"]
+        if not self.workers:
+            self.processes.append(spawn("locust", writer, self.env, self.out_dir / "locust.log"))
+            return self.processes
+        port = free_port(self.reach)
+        master = writer + ["--master", "--master-bind-host", self.reach, "--master-bind-port", str(port),
+                           "--expect-workers", str(self.workers), "--expect-workers-max-wait", "30"]
+        self.processes.append(spawn("locust-master", master, self.env, self.out_dir / "master.log"))
+        for i in range(self.workers):
+            prefix = list(self.hosts[i].exec) if self.hosts else []
+            name = f"locust-worker-{self.hosts[i].host}" if self.hosts else f"locust-worker-{i}"
+            worker = prefix + [sys.executable, "-m", "locust"] + args + [
+                "--worker", "--master-host", self.reach, "--master-port", str(port), "--loglevel", "WARNING"]
+            self.processes.append(spawn(name, worker, self.env, self.out_dir / f"worker-{i}.log"))
         return self.processes
 
     def alive(self) -> bool:
@@ -86,6 +96,28 @@ class LoadRunner:
                 "by_name": {s["name"]: {"requests": s.get("num_requests", 0), "failures": s.get("num_failures", 0)}
                             for s in stats}}
 
+    def wait_flowing(self, timeout_s: float = FLOW_TIMEOUT_S) -> float:
+        """Block until locust has completed a request, up to `timeout_s`; the seconds it took."""
+        t0 = time.monotonic()
+        while (waited := time.monotonic() - t0) < timeout_s:
+            if not self.alive():
+                raise InfraError(f"locust exited before it sent any request:\n{self.log_tail()}")
+            if any(float(row["Total Request Count"] or 0) > 0 for row in self._latest_rows().values()):
+                return waited
+            time.sleep(0.2)
+        raise InfraError(f"locust completed no request against {self.host} within {timeout_s:g}s "
+                         f"(a target that never answers, or a profile that sends nothing); its log:\n{self.log_tail()}")
+
+    def _latest_rows(self) -> dict[str, dict]:
+        """The newest history row of each request name ({} before locust writes one)."""
+        try:
+            with open(f"{self.csv_prefix}_stats_history.csv", newline="") as f:
+                rows = list(csv.DictReader(f))
+        except OSError:
+            return {}
+        # "Aggregated" is the sum of the others: counting it would double them.
+        return {row["Name"]: row for row in rows if row["Name"] != "Aggregated"}
+
     def log_tail(self) -> str:
         return tail(self.processes[0].log) if self.processes else ""
 
@@ -98,15 +130,9 @@ class LoadRunner:
         history = Path(f"{self.csv_prefix}_stats_history.csv")
 
         def read(t: float) -> list[Sample]:
-            try:
-                with open(history, newline="") as f:
-                    rows = list(csv.DictReader(f))
-            except OSError:
-                raise SourceError("locust has written no statistics yet") from None
-            latest: dict[str, dict] = {}
-            for row in rows:
-                if row["Name"] != "Aggregated":  # the sum of the others: counting it would double them
-                    latest[row["Name"]] = row
+            if not history.exists():
+                raise SourceError("locust has written no statistics yet")
+            latest = self._latest_rows()
             out = []
             for name, row in latest.items():
                 labels = {"name": name}

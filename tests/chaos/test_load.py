@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -47,7 +48,12 @@ def test_locust_master_and_workers_feed_the_timeline_and_the_result(tmp_path: Pa
     with sqlite3.connect(run_dir / "timeline.db") as db:
         times = db.execute("SELECT COUNT(DISTINCT t) FROM samples WHERE source = 'load' "
                            "AND name = 'locust_requests_total'").fetchone()[0]
+        first_flowing = db.execute("SELECT MIN(t) FROM samples WHERE source = 'load' "
+                                   "AND name = 'locust_requests_total' AND value > 0").fetchone()[0]
     assert times >= 16, "statistics reached the timeline at every sample"
+    # Phases are timed from the load's first request, not from locust's launch (seconds earlier).
+    assert "load: flowing after" in run.err
+    assert first_flowing < res["phases"]["baseline"][0], (first_flowing, res["phases"])
     ratio = res["slis"]["visitors"]["failure_ratio"]
     assert ratio["baseline"]["value"] == 0 and ratio["fault"]["value"] > 0.1, ratio
     assert res["blast_radius"]["radius"] == ["visitors"] and res["blast_radius"]["contained"] is False
@@ -122,3 +128,76 @@ def test_locust_workers_on_other_hosts_send_the_load_through_an_entry_left_nowhe
     ratio = res["slis"]["visitors"]["failure_ratio"]
     assert ratio["baseline"]["value"] == 0 and ratio["fault"]["value"] > 0.1, ratio
     assert_nothing_left(run_dir)  # the entry proxy too: its journal entry was rolled back
+
+
+@pytest.fixture
+def http_target():
+    """A real HTTP server answering every GET, and a socket that accepts connections and never answers."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", f"http://127.0.0.1:{silent.getsockname()[1]}"
+    finally:
+        server.shutdown()
+        silent.close()
+
+
+PROFILE = """
+from locust import FastHttpUser, constant_throughput, task
+
+class Visitor(FastHttpUser):
+    wait_time = constant_throughput(10)
+    network_timeout = 30.0
+
+    @task
+    def hello(self):
+        self.client.get("/")
+"""
+
+
+def test_locust_statistics_reach_the_timeline_each_second_and_phases_wait_for_the_first_request(
+        tmp_path: Path, http_target: tuple[str, str]) -> None:
+    from chaos.errors import InfraError
+    from chaos.load.runner import LoadRunner
+
+    answering, silent = http_target
+    profile = tmp_path / "profile.py"
+    profile.write_text(PROFILE)
+    load = LoadRunner(profile, answering, 2, 10, 60, tmp_path / "ok")
+    load.start()
+    try:
+        load.wait_flowing()
+        source = load.source()
+        counts = []
+        for _ in range(6):
+            time.sleep(1.0)
+            counts.append(sum(s.value for s in source.read(time.time()) if s.name == "locust_requests_total"))
+    finally:
+        load.stop()
+    assert counts[0] > 0, "the load flows when wait_flowing returns"
+    # locust alone flushes its files every 5 s: a count would then stand still for seconds.
+    assert all(b > a for a, b in zip(counts, counts[1:])), counts
+
+    # A target that accepts and never answers: no request completes, and the wait says so in time.
+    stuck = LoadRunner(profile, silent, 2, 10, 60, tmp_path / "stuck")
+    stuck.start()
+    try:
+        with pytest.raises(InfraError, match="locust completed no request against .* within 8s"):
+            stuck.wait_flowing(timeout_s=8)
+    finally:
+        stuck.stop()
+    assert not stuck.alive()
