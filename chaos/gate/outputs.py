@@ -101,7 +101,8 @@ def summary(v: GateVerdict) -> str:
         lines.append(f"Wall time {v.wall_s:.0f} s for {v.declared_s:.0f} s of declared phases "
                      f"(stack reuse {'on' if v.stack_reuse else 'off'}).")
     lines += ["", "Runs:", ""] + [f"- {r.experiment} {r.side} {r.repeat + 1}: {r.status or 'not run'} "
-                                  f"{'(stopped by fail-fast) ' if r.stopped_by_gate else ''}{r.run_dir or ''}"
+                                  f"{'(stopped by fail-fast) ' if r.stopped_by_gate else ''}"
+                                  f"{'(unsteady baseline, run again) ' if r.retried else ''}{r.run_dir or ''}"
                                   for r in v.runs]
     return "\n".join(lines) + "\n"
 

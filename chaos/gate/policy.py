@@ -142,6 +142,9 @@ class GatePolicy(_Model):
     fail_fast: bool = Field(True, description="stop once a critical criterion has failed")
     look_every: Duration = Field(2.0, gt=0, description="seconds between fail-fast looks in a fault phase")
     reuse_stack: bool = Field(True, description="keep a started stack between runs (reset verified)")
+    retries: int = Field(1, ge=0, le=5, description="times a run is run again when its baseline was not steady "
+                                                    "(nothing injected yet: the environment, not a fault); "
+                                                    "every attempt is kept")
     backend: Literal["local", "docker"] | None = None
     waivers: str | None = Field(None, description="waivers file, relative to the policy")
     criteria: list[Criterion] = Field(min_length=1)

@@ -75,6 +75,18 @@ class Gate:
         (self.dir / RECORD_FILE).write_text(self.record.model_dump_json(indent=2))
 
     def _one(self, pool: StackPool, repeat: int, p: PlannedExperiment, side: str) -> None:
+        """One planned run, run again (up to `retries`) while its baseline is not steady."""
+        for attempt in range(self.policy.spec.retries + 1):
+            gr = self._attempt(pool, repeat, p, side)
+            if not gr.retried:
+                return
+            if attempt == self.policy.spec.retries:
+                gr.retried = False  # the last attempt stands: the gate cannot tell, and says so
+                return
+            self.say(f"{p.name} {side}: the baseline was not steady before any fault; running it again "
+                     f"(attempt {attempt + 2} of {self.policy.spec.retries + 1})")
+
+    def _attempt(self, pool: StackPool, repeat: int, p: PlannedExperiment, side: str) -> GateRun:
         exp = p.baseline if side == "baseline" else p.candidate
         gr = GateRun(experiment=p.name, side=side, repeat=repeat)
         self.record.runs.append(gr)
@@ -85,17 +97,21 @@ class Gate:
             except ChaosgateError as exc:
                 gr.status, gr.reason = "failed", f"the stack did not start: {exc}"
                 self.say(f"{p.name} {side}: {gr.reason}")
-                return
+                return gr
         watch = self._watcher(p, repeat, gr) if side == "candidate" and self.record.fail_fast else None
         engine = Engine(exp, self.out_dir, self.say, lease=lease, watch=watch, reconcile=False)
         gr.run_dir = str(engine.run_dir)
         self._save()  # the run directory is known before the run: a crash still leaves it findable
         result = engine.run()
         gr.status, gr.reason = result.status, result.reason
-        # A run the gate stopped counts the phase time it had, not the time it was spared.
-        self.record.declared_s += (sum(t1 - t0 for t0, t1 in result.phases.values()) if gr.stopped_by_gate
-                                   else exp.spec.phases.total())
+        # Unsteady before any fault: the environment was not ready, nothing about the candidate was seen.
+        gr.retried = (result.status == "inconclusive" and any(not c.passed for c in result.steady_state)
+                      and all(f.injected_at is None for f in result.faults))
+        # A run cut short counts the phase time it had, not the time it was spared.
+        self.record.declared_s += (sum(t1 - t0 for t0, t1 in result.phases.values())
+                                   if gr.stopped_by_gate or gr.retried else exp.spec.phases.total())
         self.say(f"{p.name} {side}: {result.status}" + (f" ({result.reason})" if result.reason else ""))
+        return gr
 
     def _watcher(self, p: PlannedExperiment, repeat: int, gr: GateRun) -> Callable[[Engine, float], None]:
         """Fail-fast: every look_every seconds of the fault phase, test the critical comparisons."""
@@ -115,7 +131,7 @@ class Gate:
             k = repeat * per_run + state["looks"]
             of = per_run * self.policy.spec.repeats
             at = now - SETTLED_S
-            runs = [StoredRun(g) for g in self.record.runs if g.experiment == p.name and g is not gr]
+            runs = [StoredRun(g) for g in self.record.runs if g.experiment == p.name and g is not gr and not g.retried]
             base = [r for r in runs if r.gr.side == "baseline" and r.problem is None]
             cand = [r for r in runs if r.gr.side == "candidate" and r.problem is None]
             current = StoredRun(gr, engine.result)

@@ -46,6 +46,7 @@ class GateRun(BaseModel):
     status: str | None = None
     reason: str | None = None
     stopped_by_gate: bool = False
+    retried: bool = Field(False, description="its baseline was not steady and it was run again: not judged")
 
 
 class Look(BaseModel):
@@ -242,7 +243,9 @@ def compare_criterion(policy: LoadedPolicy, crit: Criterion, p: PlannedExperimen
 def evaluate(policy: LoadedPolicy, record: GateRecord, gate_dir: Path, waivers: list[Waiver],
              warnings: list[str]) -> GateVerdict:
     """The gate's verdict from its record and the stored runs."""
-    runs = [StoredRun(gr) for gr in record.runs]
+    runs = [StoredRun(gr) for gr in record.runs if not gr.retried]
+    warnings = warnings + [f"{gr.experiment} {gr.side} {gr.repeat + 1} was run again: {gr.reason}"
+                           for gr in record.runs if gr.retried]
     verdicts: list[CriterionVerdict] = []
     problems: list[str] = []
     for p in policy.experiments:

@@ -222,7 +222,8 @@ def gate_view(gate_dir: Path) -> GateView:
     for r in verdict.runs:
         label = f"{r.experiment} — {r.side} {r.repeat + 1}"
         if r.run_dir:
-            links.append((label, r.status or "not run", os.path.relpath(Path(r.run_dir) / "report.html", gate_dir)))
+            status = f"{r.status}, run again" if r.retried else (r.status or "not run")
+            links.append((label, status, os.path.relpath(Path(r.run_dir) / "report.html", gate_dir)))
         else:
             links.append((label, r.reason or "not run", ""))
     return GateView(verdict=verdict, meaning=MEANING[verdict.verdict], charts=_gate_charts(verdict), run_links=links,
