@@ -136,7 +136,7 @@ class Engine:
     def _start_load(self) -> None:
         load = self.spec.load
         target = self.state.services[load.target]
-        host = f"http://127.0.0.1:{target.port}"
+        host = target.url()
         if isinstance(load.workers, list):
             host = self._load_entry(load.reach, target.port)
         self.load = LoadRunner(self.exp.path.parent / load.profile, host, load.users, load.spawn_rate,

@@ -22,9 +22,9 @@ def http_ok(url: str, timeout_s: float = PROBE_TIMEOUT_S, auth: tuple[str, str] 
         return False
 
 
-def tcp_ok(port: int, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
-    """True when 127.0.0.1:port accepts a connection within the timeout."""
-    return is_listening(port, timeout_s=timeout_s)
+def tcp_ok(port: int, host: str = "127.0.0.1", timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """True when host:port accepts a connection within the timeout."""
+    return is_listening(port, host, timeout_s=timeout_s)
 
 
 class Gone(Exception):

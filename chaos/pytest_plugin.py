@@ -74,12 +74,12 @@ class StackHandle:
         return Path(self.state.run_dir)
 
     def port(self, service: str) -> int:
-        """The 127.0.0.1 port of a service's main port."""
+        """The published port of a service's main port (on 127.0.0.1, or a remote engine's host)."""
         return self.state.services[service].port
 
     def url(self, service: str, path: str = "") -> str:
-        """http://127.0.0.1:PORT/path of a service."""
-        return f"http://127.0.0.1:{self.port(service)}{path}"
+        """http://HOST:PORT/path of a service."""
+        return self.state.services[service].url(path)
 
 
 @pytest.fixture(scope="session")

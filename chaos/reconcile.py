@@ -166,15 +166,24 @@ def _sweep_containers(say: Callable[[str], None]) -> list[str]:
         client = containers.connect(timeout_s=5)
     except InfraError:
         return []
+    mine, local = containers.machine_id(), containers.remote_host(containers.current_engine()) is None
+
+    def ours(labels: dict[str, str]) -> bool:
+        # An engine shared by several machines holds their stacks too: their run directories are
+        # not on this one, and they are not orphans.
+        host = labels.get(containers.LABEL_HOST)
+        return host == mine or (host is None and local)
+
     done = []
     for container in client.containers.list(all=True, filters={"label": containers.LABEL_RUN}):
         run_dir = container.labels.get(containers.LABEL_RUN, "")
-        if run_dir and not Path(run_dir).exists():
+        if run_dir and not Path(run_dir).exists() and ours(container.labels):
             containers.stop_and_remove(client, container, 5)
             done.append(f"removed orphan container {container.name} (its run directory {run_dir} is gone)")
     for network in client.networks.list(filters={"label": containers.LABEL_RUN}):
-        run_dir = network.attrs.get("Labels", {}).get(containers.LABEL_RUN, "")
-        if run_dir and not Path(run_dir).exists():
+        labels = network.attrs.get("Labels") or {}
+        run_dir = labels.get(containers.LABEL_RUN, "")
+        if run_dir and not Path(run_dir).exists() and ours(labels):
             containers.remove_network(client, network.name)
             done.append(f"removed orphan network {network.name}")
     for line in done:

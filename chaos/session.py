@@ -102,7 +102,7 @@ class Session:
         load = None
         if self.opts.profile is not None:
             target = self.state.services[self.opts.target]
-            load = LoadRunner(self.opts.profile, f"http://127.0.0.1:{target.port}", self.opts.users,
+            load = LoadRunner(self.opts.profile, target.url(), self.opts.users,
                               self.opts.spawn_rate, self.opts.duration + FLOW_TIMEOUT_S + 5, self.run_dir / "load",
                               environment=self.opts.environment)
             load.start()

@@ -124,17 +124,17 @@ def verify_reset(stack: Stack, state: StackState) -> dict[str, str]:
         checks["toxics"] = f"cannot tell: {exc}"
     for name, svc in state.services.items():
         if svc.kind == "rabbitmq":
-            checks[f"{name} connections and queues"] = _broker_reset(svc.ports[rabbitmq.MANAGEMENT_PORT])
+            checks[f"{name} connections and queues"] = _broker_reset(svc.url(port=rabbitmq.MANAGEMENT_PORT))
         hook = stack.services[name].x_chaosgate.capacity
         if hook is not None:
-            checks[f"{name} holds"] = _no_holds(f"http://127.0.0.1:{svc.port}{hook.path}")
+            checks[f"{name} holds"] = _no_holds(svc.url(hook.path))
     sick = [name for name, svc in state.services.items() if not health_probe(svc)()]
     checks["health"] = "ok" if not sick else f"not healthy: {', '.join(sick)}"
     return checks
 
 
-def _broker_reset(port: int) -> str:
-    client = rabbitmq.ManagementClient(f"http://127.0.0.1:{port}")
+def _broker_reset(management: str) -> str:
+    client = rabbitmq.ManagementClient(management)
     deadline = time.monotonic() + DRAIN_S
     try:
         while True:

@@ -83,10 +83,10 @@ def plan_service(stack: Stack, name: str, plain_kind: str) -> ServiceState:
 def health_url(svc: Service, svc_state: ServiceState) -> str | None:
     """Where a service's health is read from outside, if over HTTP."""
     if svc_state.kind == "rabbitmq":
-        return f"http://127.0.0.1:{svc_state.ports[rabbitmq.MANAGEMENT_PORT]}/api/overview"
+        return svc_state.url("/api/overview", rabbitmq.MANAGEMENT_PORT)
     health = svc.x_chaosgate.health
     if health and health.http:
-        return f"http://127.0.0.1:{svc_state.port}/{health.http.lstrip('/')}"
+        return svc_state.url("/" + health.http.lstrip("/"))
     return None
 
 
@@ -94,10 +94,10 @@ def health_probe(svc: ServiceState) -> Callable[[], bool]:
     """A bounded check that the service answers: its health URL, else a TCP connect."""
     if svc.kind == "rabbitmq":
         amqp = svc.ports[rabbitmq.AMQP_PORT]
-        return lambda: http_ok(svc.health_url or "", auth=("guest", "guest")) and tcp_ok(amqp)
+        return lambda: http_ok(svc.health_url or "", auth=("guest", "guest")) and tcp_ok(amqp, svc.host)
     if svc.health_url:
         return lambda: http_ok(svc.health_url or "")
-    return lambda: tcp_ok(svc.port or 0)
+    return lambda: tcp_ok(svc.port or 0, svc.host)
 
 
 def health_deadline(svc: Service, default_s: float) -> float:

@@ -1,9 +1,12 @@
 """The docker backend: every service a container on a private network, links through a toxiproxy
-container, every published port bound to 127.0.0.1.
+container, every port published for chaosgate to probe, measure and fault.
 
 Services reach each other only through toxiproxy (`toxiproxy:<port>` on the stack's network), so
 every link can be faulted exactly as on the local backend. chaosgate itself reaches containers
-through their published loopback ports, chosen up front so a restarted container keeps them.
+through their published ports: on 127.0.0.1 with a local engine; with an engine on another
+machine (DOCKER_HOST=tcp://…), on that machine's address. The engine picks each port when the
+container is first created; a container created again (a restart, a swap) asks for the same one.
+The engine is recorded in the state, so every later command acts on the engine the stack is on.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from chaos.backends.state import STATE_FILE, LinkState, StackState
 from chaos.components import builtin_ports, containers, toxiproxy
 from chaos.errors import InfraError, InputErrors, StackStartError
 from chaos.health import Gone, wait_healthy
-from chaos.ports import free_port
 from chaos.stack import Stack
 from chaos.stack.model import Build
 
@@ -52,7 +54,8 @@ class DockerBackend(Backend):
         """Every image present before anything is created, as `docker compose up` would have it:
         a service with a `build:` section is built, another image is pulled (bounded); chaosgate's
         own images come from its build script. One message lists each image still missing."""
-        client = containers.connect()
+        engine = containers.current_engine()
+        client = containers.connect(engine=engine)
         own = {TOXIPROXY_IMAGE, *BUILTIN_IMAGES.values()}
         wanted = {name: _image(svc, stack.name, name) for name, svc in stack.services.items()}
         missing = set(containers.missing_images(client, [TOXIPROXY_IMAGE, *wanted.values()]))
@@ -65,12 +68,12 @@ class DockerBackend(Backend):
                 build = Build(context=svc.build) if isinstance(svc.build, str) else svc.build
                 context = stack.path.parent / build.context
                 self.say(f"building {image} for {name} from {context} (at most {containers.BUILD_TIMEOUT_S:.0f}s)")
-                why = containers.build(str(context), build.dockerfile, build.args, image)
+                why = containers.build(str(context), build.dockerfile, build.args, image, engine)
                 if why:
                     problems.append(f"{name}: building {image} from {context} failed: {why}")
             else:
                 self.say(f"pulling {image} for {name} (at most {containers.PULL_TIMEOUT_S:.0f}s)")
-                why = containers.pull(image)
+                why = containers.pull(image, engine)
                 if why:
                     problems.append(f"{name}: image {image} is not here and pulling it failed: {why}; give the "
                                     "service a `build:` section, or load the image (`docker load`)")
@@ -79,38 +82,48 @@ class DockerBackend(Backend):
             raise StackStartError("missing image(s): " + "; ".join(problems))
 
     def _start(self, stack: Stack, state: StackState, run_dir: Path) -> None:
-        client = containers.connect()
+        state.engine = containers.current_engine()
+        state.published_on = containers.publish_ip(state.engine)
+        client = containers.connect(engine=state.engine)
         (run_dir / "logs").mkdir(exist_ok=True)
         state.network = f"chaosgate-{_short_id(state.run_dir)}"
         state.save()
-        client.networks.create(state.network, driver="bridge", labels={containers.LABEL_RUN: state.run_dir})
+        client.networks.create(state.network, driver="bridge", labels=_labels(state))
+        if containers.remote_host(state.engine):
+            self.say(f"engine at {state.engine}: ports published on {state.published_on} there, "
+                     f"reached at {containers.reach_address(state.engine)}")
         self._plan(stack, state)
         self._start_toxiproxy(client, state)
         for name in stack.start_order():
             self._start_service(client, stack, name, state)
 
     def _plan(self, stack: Stack, state: StackState) -> None:
-        """Choose every published port before anything needs it (so restarts keep them)."""
+        """Each service's image, command and ports (0 until the engine picks the published one)."""
+        host = containers.reach_address(state.engine or "")
         for name in stack.start_order():
             svc = stack.services[name]
-            state.services[name] = plan_service(stack, name, "container")
-            state.services[name].image, state.services[name].command = (_image(svc, stack.name, name),
-                                                                         _command(svc.command))
+            planned = plan_service(stack, name, "container")
+            planned.ports, planned.host, planned.engine = dict.fromkeys(planned.ports, 0), host, state.engine
+            planned.image, planned.command = _image(svc, stack.name, name), _command(svc.command)
+            state.services[name] = planned
         for i, (service, link) in enumerate(stack.links()):
             to_port = link.port or (stack.services[link.to].container_ports()
                                     or builtin_ports(stack.services[link.to].x_chaosgate.builtin))[0]
             inner = FIRST_PROXY_PORT + i
             state.links.append(LinkState(name=stack.link_name(service, link), service=service, to=link.to,
-                                         listen_port=free_port(), upstream=f"{link.to}:{to_port}",
+                                         listen_port=0, listen_host=host, upstream=f"{link.to}:{to_port}",
                                          inner_port=inner, address=f"toxiproxy:{inner}"))
         state.save()
 
     def _start_toxiproxy(self, client: Any, state: StackState) -> None:
-        api = free_port()
-        ports = {f"{TOXIPROXY_API_PORT}/tcp": ("127.0.0.1", api)}
-        ports.update({f"{link.inner_port}/tcp": ("127.0.0.1", link.listen_port) for link in state.links})
+        ports = {f"{port}/tcp": (state.published_on, None) for port in [TOXIPROXY_API_PORT, *(link.inner_port for link in state.links)]}
         container = _run(client, state, "toxiproxy", TOXIPROXY_IMAGE, None, {"LOG_LEVEL": "warn"}, ports)
-        state.toxiproxy_container, state.toxiproxy_url = container.id, f"http://127.0.0.1:{api}"
+        container.reload()
+        for link in state.links:
+            link.listen_port = containers.host_port(container, link.inner_port or 0) or 0
+        host = containers.reach_address(state.engine or "")
+        state.toxiproxy_container = container.id
+        state.toxiproxy_url = f"http://{host}:{containers.host_port(container, TOXIPROXY_API_PORT)}"
         state.save()
         proxy = toxiproxy.ToxiproxyClient(state.toxiproxy_url)
 
@@ -154,7 +167,7 @@ class DockerBackend(Backend):
     # --- status and down ------------------------------------------------------------------------
     def status(self, state: StackState) -> dict[str, dict]:
         """Per service: container, port, running and healthy right now (each probe bounded)."""
-        client = containers.connect()
+        client = containers.connect(engine=state.engine)
         rows = {}
         for name, svc in state.services.items():
             container = containers.find(client, svc.container_id) if svc.container_id else None
@@ -170,7 +183,7 @@ class DockerBackend(Backend):
             state = StackState.load(state.run_dir)  # a fault's restart records the new container there
         state.status = "stopping"
         state.save()
-        client = containers.connect()
+        client = containers.connect(engine=state.engine)
         killed = []
         # By label, not by the ids in the state: a crash between create and save leaves an id unrecorded.
         found = {c.labels.get(containers.LABEL_SERVICE, c.name): c for c in containers.labelled(client, state.run_dir)}
@@ -192,32 +205,34 @@ class DockerBackend(Backend):
     # --- what faults need -----------------------------------------------------------------------
     def running(self, state: StackState, name: str) -> bool:
         """True when the service's container runs (a paused one does not)."""
-        container = containers.lookup(state.services[name].container_id)
+        container = containers.lookup(state.services[name].container_id, state.engine)
         return container is not None and container.status == "running"
 
     def restart(self, run_dir: Path, name: str, deadline_s: float = 60.0) -> None:
-        """Start a killed service's container again, unchanged (the undo of process.kill)."""
+        """Run a killed service again as it was (the undo of process.kill): a new container from the
+        same image, environment and ports — a stopped one started again would get new ports from
+        the engine, where nothing measuring it looks."""
         state = StackState.load(run_dir)
         svc = state.services[name]
         if state.status in ("down", "failed") or not svc.container_id:
             return
-        client = containers.connect()
-        container = containers.find(client, svc.container_id)
-        if container is None:
-            container = _create(client, state, name)
-            svc.container_id = container.id
-            state.save()
-        elif container.status != "running":
-            container.start()
-        else:
+        client = containers.connect(engine=state.engine)
+        old = containers.find(client, svc.container_id)
+        if old is not None and old.status == "running":
             return
+        if old is not None:
+            _save_log(old, Path(run_dir) / "logs" / f"{name}.log")
+            containers.stop_and_remove(client, old, STOP_GRACE_S)
+        container = _create(client, state, name)
+        svc.container_id = container.id
+        state.save()
         _wait(container, health_probe(svc), deadline_s, 0.25, name)
 
     def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = 60.0) -> None:
         """Replace a service's container with one started with `env` (a configuration swap or its undo)."""
         state = StackState.load(run_dir)
         svc = state.services[name]
-        client = containers.connect()
+        client = containers.connect(engine=state.engine)
         old = containers.find(client, svc.container_id) if svc.container_id else None
         if old is not None:
             _save_log(old, Path(run_dir) / "logs" / f"{name}.log")
@@ -271,18 +286,29 @@ def _run(client: Any, state: StackState, name: str, image: str, command: list[st
     """Run one labelled container on the stack's network, reachable there as `name`."""
     return client.containers.run(
         image, command=command, name=f"chaosgate-{_short_id(state.run_dir)}-{name}", detach=True,
-        environment=env, labels={containers.LABEL_RUN: state.run_dir, containers.LABEL_SERVICE: name},
+        environment=env, labels={**_labels(state), containers.LABEL_SERVICE: name},
         network=state.network, ports=ports, init=True, hostname=name,
         networking_config={state.network: client.api.create_endpoint_config(aliases=[name])}, **extra)
 
 
+def _labels(state: StackState) -> dict[str, str]:
+    """What finds a stack's objects after a crash: its run directory, and the machine it belongs to."""
+    return {containers.LABEL_RUN: state.run_dir, containers.LABEL_HOST: containers.machine_id()}
+
+
 def _create(client: Any, state: StackState, name: str) -> Any:
+    """Create and start a service's container; a port published before is asked for again."""
     svc = state.services[name]
-    ports = {f"{inner}/tcp": ("127.0.0.1", outer) for inner, outer in svc.ports.items()}
+    ports = {f"{inner}/tcp": (state.published_on, outer or None) for inner, outer in svc.ports.items()}
     try:
-        return _run(client, state, name, svc.image or "", svc.command, svc.env or {}, ports, **(svc.limits or {}))
+        container = _run(client, state, name, svc.image or "", svc.command, svc.env or {}, ports,
+                         **(svc.limits or {}))
     except containers.errors().APIError as exc:
         raise StackStartError(f"could not start a container for {name!r}: {exc.explanation or exc}") from None
+    if not all(svc.ports.values()):
+        container.reload()
+        svc.ports = {inner: containers.host_port(container, inner) or 0 for inner in svc.ports}
+    return container
 
 
 def _running(container: Any) -> bool:

@@ -26,7 +26,10 @@ class ServiceState(BaseModel):
     process: ProcessRecord | None = None
     container_id: str | None = None
     container_name: str | None = Field(None, description="docker backend: kept across restarts")
-    ports: dict[int, int] = Field(default_factory=dict, description="container port -> 127.0.0.1 port")
+    ports: dict[int, int] = Field(default_factory=dict, description="container port -> port published on `host`")
+    host: str = Field("127.0.0.1", description="the address this machine reaches the published ports on "
+                                               "(a remote Docker engine's host)")
+    engine: str | None = Field(None, description="docker backend: the engine its container runs on")
     health_url: str | None = None
     pool: str | None = None
     env: dict[str, str] | None = Field(None, description="what a local process was started with, for restarts")
@@ -38,8 +41,12 @@ class ServiceState(BaseModel):
 
     @property
     def port(self) -> int | None:
-        """The main (first) local port."""
+        """The main (first) published port."""
         return next(iter(self.ports.values()), None)
+
+    def url(self, path: str = "", port: int | None = None) -> str:
+        """http://HOST:PORT/path of the main port, or of container port `port`."""
+        return f"http://{self.host}:{self.port if port is None else self.ports[port]}{path}"
 
 
 class LinkState(BaseModel):
@@ -50,7 +57,8 @@ class LinkState(BaseModel):
     name: str
     service: str
     to: str
-    listen_port: int = Field(description="127.0.0.1 port the proxy is reachable on from this machine")
+    listen_port: int = Field(description="port the proxy is reachable on from this machine, at `listen_host`")
+    listen_host: str = "127.0.0.1"
     upstream: str
     inner_port: int | None = Field(None, description="docker backend: the port inside the toxiproxy container")
     address: str | None = Field(None, description="host:port the service is given (default 127.0.0.1:listen_port)")
@@ -72,6 +80,9 @@ class StackState(BaseModel):
     toxiproxy_container: str | None = None
     toxiproxy_url: str | None = None
     network: str | None = Field(None, description="docker backend: the stack's private network")
+    engine: str | None = Field(None, description="docker backend: the engine (DOCKER_HOST when started, '' for "
+                                                 "the local socket); later commands act on it, whatever theirs")
+    published_on: str = Field("127.0.0.1", description="docker backend: the engine-side address of published ports")
     services: dict[str, ServiceState] = Field(default_factory=dict)
     links: list[LinkState] = Field(default_factory=list)
 

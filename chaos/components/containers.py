@@ -8,6 +8,8 @@ network and nothing else on the machine.
 from __future__ import annotations
 
 import os
+import socket
+from pathlib import Path
 from typing import Any
 
 from chaos.errors import InfraError
@@ -16,6 +18,7 @@ from chaos.errors import InfraError
 API_TIMEOUT_S = 15.0
 LABEL_RUN = "io.chaosgate.run"
 LABEL_SERVICE = "io.chaosgate.service"
+LABEL_HOST = "io.chaosgate.host"
 #: chaosgate's own images (toxiproxy, its RabbitMQ) come from its build script, never a registry.
 BUILD_HINT = "build them with `bash scripts/build-images` (scripts/setup does it)"
 #: Seconds a pull, and a build, may take: they move images, so the API bound above is too short.
@@ -23,34 +26,60 @@ PULL_TIMEOUT_S = 300.0
 BUILD_TIMEOUT_S = 900.0
 
 
-def remote_engine() -> str | None:
-    """DOCKER_HOST when it names an engine on another machine, else None."""
+def current_engine() -> str:
+    """The engine this process would use: DOCKER_HOST, or "" for the local default socket."""
+    return os.environ.get("DOCKER_HOST", "")
+
+
+def remote_host(engine: str) -> str | None:
+    """The machine an engine address names when it is another one (tcp://H:P, ssh://U@H), else None."""
     from urllib.parse import urlsplit
 
-    value = os.environ.get("DOCKER_HOST", "")
-    if not value or value.startswith(("unix://", "npipe://")):
+    if not engine or engine.startswith(("unix://", "npipe://", "fd://")):
         return None
-    host = urlsplit(value if "://" in value else f"tcp://{value}").hostname or ""
-    return None if host in ("localhost", "127.0.0.1", "::1") else value
+    host = urlsplit(engine if "://" in engine else f"tcp://{engine}").hostname or ""
+    return None if host in ("localhost", "127.0.0.1", "::1") else host
 
 
-def connect(timeout_s: float = API_TIMEOUT_S) -> Any:
-    """A Docker client whose every request is bounded; InfraError when no engine answers, or when
-    DOCKER_HOST names an engine on another machine (whose published ports chaosgate cannot reach)."""
+def reach_address(engine: str) -> str:
+    """Where this machine reaches the ports `engine` publishes: CHAOSGATE_DOCKER_ADDRESS if set,
+    else the remote engine's host, else 127.0.0.1."""
+    return os.environ.get("CHAOSGATE_DOCKER_ADDRESS") or remote_host(engine) or "127.0.0.1"
+
+
+def publish_ip(engine: str) -> str:
+    """The engine-side address ports are published on: loopback for a local engine (nothing of a
+    test stack is exposed); for a remote one CHAOSGATE_DOCKER_PUBLISH, else every interface."""
+    if remote_host(engine) is None and not os.environ.get("CHAOSGATE_DOCKER_ADDRESS"):
+        return "127.0.0.1"
+    return os.environ.get("CHAOSGATE_DOCKER_PUBLISH") or "0.0.0.0"
+
+
+def machine_id() -> str:
+    """This machine, as the label on what it creates: an orphan sweep only touches its own."""
+    try:
+        return Path("/etc/machine-id").read_text().strip() or socket.gethostname()
+    except OSError:
+        return socket.gethostname()
+
+
+def connect(timeout_s: float = API_TIMEOUT_S, engine: str | None = None) -> Any:
+    """A Docker client whose every request is bounded, for `engine` (a DOCKER_HOST value, "" for the
+    local socket; None: this process's environment); InfraError when no engine answers."""
     import docker  # the SDK imports requests and urllib3: only commands that need it pay for it
 
-    remote = remote_engine()
-    if remote:
-        raise InfraError(f"DOCKER_HOST={remote} is an engine on another machine: chaosgate publishes a stack's "
-                         "ports on 127.0.0.1 of the engine's machine and probes, measures and faults them from "
-                         "here, so the engine must be on this machine (a unix socket, or tcp to localhost). To use "
-                         "that engine, run chaosgate on its machine; docs/scale-out.md is the plan beyond one")
+    environment = dict(os.environ)
+    if engine is not None:
+        environment.pop("DOCKER_HOST", None)
+        if engine:
+            environment["DOCKER_HOST"] = engine
+    where = f"at {engine or environment.get('DOCKER_HOST')}" if engine or environment.get("DOCKER_HOST") else "here"
     try:
-        client = docker.from_env(timeout=int(timeout_s))
+        client = docker.from_env(timeout=int(timeout_s), environment=environment)
         client.ping()
         return client
     except docker.errors.DockerException as exc:
-        raise InfraError(f"no Docker engine answers ({exc.__class__.__name__}: {exc}); "
+        raise InfraError(f"no Docker engine answers {where} ({exc.__class__.__name__}: {exc}); "
                          "start one with `bash scripts/setup` or use --backend local") from None
 
 
@@ -72,13 +101,13 @@ def missing_images(client: Any, images: list[str]) -> list[str]:
     return missing
 
 
-def pull(image: str) -> str | None:
+def pull(image: str, engine: str | None = None) -> str | None:
     """Pull `image` within PULL_TIMEOUT_S; None when it came, else why it did not."""
     import docker
 
     repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
     try:
-        connect(PULL_TIMEOUT_S).images.pull(repo, tag=tag)
+        connect(PULL_TIMEOUT_S, engine).images.pull(repo, tag=tag)
         return None
     except (docker.errors.DockerException, InfraError) as exc:
         return getattr(exc, "explanation", None) or str(exc)
@@ -86,12 +115,13 @@ def pull(image: str) -> str | None:
         return f"{exc.__class__.__name__}: {exc}"
 
 
-def build(context: str, dockerfile: str | None, args: dict[str, str], tag: str) -> str | None:
+def build(context: str, dockerfile: str | None, args: dict[str, str], tag: str,
+          engine: str | None = None) -> str | None:
     """Build `tag` from a compose `build:` section within BUILD_TIMEOUT_S; None, or why it failed."""
     import docker
 
     try:
-        connect(BUILD_TIMEOUT_S).images.build(path=context, dockerfile=dockerfile, buildargs=args or None, tag=tag,
+        connect(BUILD_TIMEOUT_S, engine).images.build(path=context, dockerfile=dockerfile, buildargs=args or None, tag=tag,
                                               rm=True, forcerm=True, labels={"io.chaosgate.built": "true"})
         return None
     except docker.errors.BuildError as exc:
@@ -116,9 +146,9 @@ def find(client: Any, container_id: str) -> Any | None:
         return None
 
 
-def lookup(container_id: str | None) -> Any | None:
-    """The container with this id on this machine's engine, or None when it is gone (or no id)."""
-    return find(connect(), container_id) if container_id else None
+def lookup(container_id: str | None, engine: str | None = None) -> Any | None:
+    """The container with this id on `engine`, or None when it is gone (or no id)."""
+    return find(connect(engine=engine), container_id) if container_id else None
 
 
 def stop_and_remove(client: Any, container: Any, grace_s: float) -> bool:
@@ -152,7 +182,7 @@ def remove_network(client: Any, name: str) -> None:
 
 
 def host_port(container: Any, port: int) -> int | None:
-    """The 127.0.0.1 port a container port is published on."""
+    """The host port a container port is published on (reload the container first)."""
     bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp") or []
     return int(bindings[0]["HostPort"]) if bindings else None
 

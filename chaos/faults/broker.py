@@ -29,7 +29,7 @@ class _BrokerFault(Fault):
         return [service_named(stack, self.service)]
 
     def _management(self, ctx: FaultContext) -> str:
-        return f"http://127.0.0.1:{ctx.state.services[self.service].ports[MANAGEMENT_PORT]}"
+        return ctx.state.services[self.service].url(port=MANAGEMENT_PORT)
 
 
 @register("broker.hold_connections")
@@ -41,7 +41,8 @@ class HoldConnections(_BrokerFault):
     held_by_process: ClassVar[bool] = True
 
     def inject(self, ctx: FaultContext) -> list[int]:
-        port = ctx.state.services[self.service].ports[AMQP_PORT]
+        svc = ctx.state.services[self.service]
+        host, port = svc.host, svc.ports[AMQP_PORT]
         name = f"chaosgate-hold-{ctx.run_id}-{len(_held)}"
         undo = {"kind": "broker.close_connections", "management": self._management(ctx), "name": name}
 
@@ -52,7 +53,7 @@ class HoldConnections(_BrokerFault):
             conns = []
             with _lock:
                 _held[name] = conns
-            params = pika.ConnectionParameters(host="127.0.0.1", port=port, heartbeat=0,
+            params = pika.ConnectionParameters(host=host, port=port, heartbeat=0,
                                                socket_timeout=CONNECT_TIMEOUT_S, stack_timeout=CONNECT_TIMEOUT_S * 2,
                                                blocked_connection_timeout=CONNECT_TIMEOUT_S, connection_attempts=1,
                                                client_properties={"connection_name": name})

@@ -43,8 +43,9 @@ class Fill(Fault):
     def inject(self, ctx: FaultContext) -> list[int]:
         hook = ctx.stack.services[self.service].x_chaosgate.capacity
         assert hook is not None  # resolve() checked
-        url = f"http://127.0.0.1:{ctx.state.services[self.service].port}{hook.path}"
-        check_host(url, ctx.allow_hosts, "service")
+        svc = ctx.state.services[self.service]
+        url = svc.url(hook.path)
+        check_host(url, [*ctx.allow_hosts, svc.host], "service")  # the stack's own address is the stack
         owner = f"chaosgate-{ctx.run_id}-{len(ctx.journal.entries())}"
         undo = {"kind": "capacity.release", "url": url, "owner": owner}
         body = {"slots": self.slots, "ttl_s": self.ttl, "owner": owner}

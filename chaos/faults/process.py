@@ -38,8 +38,9 @@ class Pause(_ProcessFault):
     def inject(self, ctx: FaultContext) -> list[int]:
         target = service_target(ctx, self.service)
         if isinstance(target, str):
-            undo = {"kind": "container.unpause", "container": target, "service": self.service}
-            return [ctx.apply(self, self.service, undo, lambda: _container(target).pause())]
+            engine = ctx.state.engine
+            undo = {"kind": "container.unpause", "container": target, "service": self.service, "engine": engine}
+            return [ctx.apply(self, self.service, undo, lambda: _container(target, engine).pause())]
         undo = {"kind": "process.resume", "process": target.model_dump()}
         return [ctx.apply(self, self.service, undo, lambda: signal_group(target, signal.SIGSTOP))]
 
@@ -54,7 +55,7 @@ class Kill(_ProcessFault):
         target = service_target(ctx, self.service)
         undo = self._restart_undo(ctx)
         if isinstance(target, str):
-            return [ctx.apply(self, self.service, undo, lambda: _container(target).kill("SIGKILL"))]
+            return [ctx.apply(self, self.service, undo, lambda: _container(target, ctx.state.engine).kill("SIGKILL"))]
         return [ctx.apply(self, self.service, undo, lambda: signal_group(target, signal.SIGKILL))]
 
 
@@ -75,7 +76,7 @@ class Restart(_ProcessFault):
 
         def bounce() -> None:
             if isinstance(target, str):
-                _container(target).stop(timeout=int(self.grace))
+                _container(target, ctx.state.engine).stop(timeout=int(self.grace))
             else:
                 stop_group(target, self.grace)
             backends.get(ctx.state.backend).restart(Path(ctx.state.run_dir), self.service)
@@ -83,11 +84,11 @@ class Restart(_ProcessFault):
         return [ctx.apply(self, self.service, undo, bounce)]
 
 
-def _container(container_id: str):
+def _container(container_id: str, engine: str | None):
     from chaos.components import containers
     from chaos.errors import InfraError
 
-    found = containers.lookup(container_id)
+    found = containers.lookup(container_id, engine)
     if found is None:
         raise InfraError(f"container {container_id[:12]} no longer exists")
     return found
@@ -102,7 +103,7 @@ def _resume(undo: dict) -> None:
 def _unpause(undo: dict) -> None:
     from chaos.components import containers
 
-    container = containers.lookup(undo["container"])
+    container = containers.lookup(undo["container"], undo.get("engine"))
     if container is not None and container.status == "paused":
         container.unpause()
 
@@ -132,7 +133,7 @@ def _running(undo: dict) -> str | None:
 def _unpaused(undo: dict) -> str | None:
     from chaos.components import containers
 
-    container = containers.lookup(undo["container"])
+    container = containers.lookup(undo["container"], undo.get("engine"))
     if container is not None and container.status == "paused":
         return f"container of {undo['service']} ({container.name}) is still paused"
     return None

@@ -41,7 +41,7 @@ class CpuLimit(Fault):
         quota = max(int(self.cpus * CPU_PERIOD_US), 1000)  # the kernel's smallest quota is 1 ms
         target = service_target(ctx, self.service)
         if isinstance(target, str):
-            return self._inject_container(ctx, target, quota)
+            return self._inject_container(ctx, target, quota, ctx.state.engine)
         pids = group_members(target.pid)
         if not pids:
             raise FaultError(f"service {self.service!r} has no running process", "service")
@@ -50,12 +50,12 @@ class CpuLimit(Fault):
         undo = {"kind": "resource.cpu_release", "cgroup": str(group), "origin": str(origin), "service": self.service}
         return [ctx.apply(self, self.service, undo, lambda: cgroups.limit(group, pids, quota, CPU_PERIOD_US))]
 
-    def _inject_container(self, ctx: FaultContext, container_id: str, quota: int) -> list[int]:
-        container = containers.lookup(container_id)
+    def _inject_container(self, ctx: FaultContext, container_id: str, quota: int, engine: str | None) -> list[int]:
+        container = containers.lookup(container_id, engine)
         if container is None:
             raise FaultError(f"the container of {self.service!r} no longer exists", "service")
         host = container.attrs["HostConfig"]
-        undo = {"kind": "resource.cpu_restore", "container": container_id, "service": self.service,
+        undo = {"kind": "resource.cpu_restore", "container": container_id, "service": self.service, "engine": engine,
                 "cpu_quota": host.get("CpuQuota") or -1, "cpu_period": host.get("CpuPeriod") or CPU_PERIOD_US}
         return [ctx.apply(self, self.service, undo,
                           lambda: container.update(cpu_period=CPU_PERIOD_US, cpu_quota=quota))]
@@ -63,7 +63,7 @@ class CpuLimit(Fault):
 
 @register_undo("resource.cpu_restore")
 def _restore(undo: dict) -> None:
-    container = containers.lookup(undo["container"])
+    container = containers.lookup(undo["container"], undo.get("engine"))
     if container is not None:
         # -1 is "no quota"; Docker reads 0 as "leave unchanged", which would keep the squeeze.
         container.update(cpu_period=undo["cpu_period"], cpu_quota=undo["cpu_quota"])
@@ -71,7 +71,7 @@ def _restore(undo: dict) -> None:
 
 @register_check("resource.cpu_restore")
 def _restored(undo: dict) -> str | None:
-    container = containers.lookup(undo["container"])
+    container = containers.lookup(undo["container"], undo.get("engine"))
     if container is None:
         return None
     quota = container.attrs["HostConfig"].get("CpuQuota") or -1

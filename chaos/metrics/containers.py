@@ -24,8 +24,8 @@ RETRY_S = 1.0
 class ContainerStream:
     """Follows one container's stats stream in a daemon thread; `latest()` is the newest reading."""
 
-    def __init__(self, container: str):
-        self.container = container
+    def __init__(self, container: str, engine: str | None = None):
+        self.container, self.engine = container, engine
         self._lock = threading.Lock()
         self._latest: tuple[float, dict[str, Any]] | None = None
         self.error: str | None = None
@@ -50,7 +50,7 @@ class ContainerStream:
 
         while not self._stop.is_set():
             try:
-                client = containers.connect()
+                client = containers.connect(engine=self.engine)
                 # Each chunk arrives about once a second; the client's timeout bounds a stalled one.
                 for stats in client.api.stats(self.container, stream=True, decode=True):
                     if self._stop.is_set():

@@ -85,9 +85,9 @@ def prometheus(name: str, svc: ServiceState, wanted: Wanted = None) -> Source | 
         return None  # nothing reads it: no request, no parsing, no rows
     if svc.kind == "rabbitmq":
         # RabbitMQ's own exporter: unlike the management API's statistics, it is current.
-        url = f"http://127.0.0.1:{svc.ports[PROMETHEUS_PORT]}/metrics"
+        url = svc.url("/metrics", PROMETHEUS_PORT)
     elif svc.health_url and svc.port:
-        url = f"http://127.0.0.1:{svc.port}/metrics"
+        url = svc.url("/metrics")
     else:
         return None
     http = requests.Session()
@@ -121,7 +121,7 @@ def prometheus(name: str, svc: ServiceState, wanted: Wanted = None) -> Source | 
 def rabbitmq(name: str, svc: ServiceState, wanted: Wanted = None) -> Source | None:
     if svc.kind != "rabbitmq" or (wanted is not None and f"{name}:rabbitmq" not in wanted):
         return None
-    client = ManagementClient(f"http://127.0.0.1:{svc.ports[MANAGEMENT_PORT]}", timeout_s=READ_TIMEOUT_S)
+    client = ManagementClient(svc.url(port=MANAGEMENT_PORT), timeout_s=READ_TIMEOUT_S)
     source = f"{name}:rabbitmq"
 
     def read(t: float) -> list[Sample]:
@@ -204,7 +204,7 @@ def container(name: str, svc: ServiceState, wanted: Wanted = None) -> Source | N
         return None
     from chaos.metrics.containers import STALE_S, ContainerStream, samples
 
-    stream = ContainerStream(svc.container_name).start()
+    stream = ContainerStream(svc.container_name, svc.engine).start()
     source = f"{name}:container"
 
     def read(t: float) -> list[Sample]:

@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psutil
@@ -16,6 +15,7 @@ import pytest
 
 from tests.chaos.engine_helpers import assert_nothing_left, only_run_dir, result
 from tests.conftest import ROOT, STACKS, chaosgate
+from tests.netns import namespace_hosts
 from tests.runstack.helpers import wait_until
 
 EXPERIMENT = f"""
@@ -64,31 +64,8 @@ def test_locust_master_and_workers_feed_the_timeline_and_the_result(tmp_path: Pa
 def worker_hosts():
     """Two test hosts made as network namespaces on this machine, each reaching it over a veth pair
     (this machine is 10.201.N.1 to host N, and its route to the other host's subnet goes here too)."""
-    tag = uuid.uuid4().hex[:4]
-    hosts = []
-
-    def ip(*args: str, ns: str | None = None) -> None:
-        subprocess.run((["ip", "netns", "exec", ns] if ns else []) + ["ip", *args], check=True, timeout=30,
-                       capture_output=True)
-
-    try:
-        for n in (1, 2):
-            ns, here, there = f"cgw{n}-{tag}", f"cgh{n}{tag}", f"cgw{n}{tag}"
-            ip("netns", "add", ns)
-            hosts.append((ns, here))
-            ip("link", "add", here, "type", "veth", "peer", "name", there)
-            ip("link", "set", there, "netns", ns)
-            ip("addr", "add", f"10.201.{n}.1/24", "dev", here)
-            ip("link", "set", here, "up")
-            ip("addr", "add", f"10.201.{n}.2/24", "dev", there, ns=ns)
-            ip("link", "set", there, "up", ns=ns)
-            ip("link", "set", "lo", "up", ns=ns)
-            ip("route", "add", "default", "via", f"10.201.{n}.1", ns=ns)
-        yield [ns for ns, _ in hosts]
-    finally:
-        for ns, here in hosts:
-            subprocess.run(["ip", "link", "del", here], timeout=30, capture_output=True)
-            subprocess.run(["ip", "netns", "del", ns], timeout=30, capture_output=True)
+    with namespace_hosts(2, 201) as hosts:
+        yield hosts
 
 
 def _netns_of(pid: int) -> str:
