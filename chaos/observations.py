@@ -13,8 +13,9 @@ def observe(tl: Timeline, sli: SLIDef, source: str, t0: float, t1: float,
     """Counts for a ratio SLI over [t0, t1]; else the SLI's value in each `window_s` slice of it
     (slices without data are left out: missing is never zero)."""
     if isinstance(sli, RatioSLI):
-        good = counter_delta(tl, source, Selector.parse(sli.good), t0, t1) or 0.0
-        total = counter_delta(tl, source, Selector.parse(sli.total), t0, t1) or 0.0
+        with tl.frozen():  # good and total from the same samples
+            good = counter_delta(tl, source, Selector.parse(sli.good), t0, t1) or 0.0
+            total = counter_delta(tl, source, Selector.parse(sli.total), t0, t1) or 0.0
         return Counts(good=min(good, total), total=total)
     values = []
     t = t0

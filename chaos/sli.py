@@ -201,7 +201,13 @@ def quantile(buckets: dict[float, float], q: float) -> float | None:
 
 def evaluate(tl: Timeline, sli: RatioSLI | QuantileSLI | GaugeSLI | RateSLI, source: str,
              t0: float, t1: float) -> SLIValue:
-    """The SLI's value over [t0, t1]."""
+    """The SLI's value over [t0, t1], read from one consistent timeline (the sampler may be writing)."""
+    with tl.frozen():
+        return _evaluate(tl, sli, source, t0, t1)
+
+
+def _evaluate(tl: Timeline, sli: RatioSLI | QuantileSLI | GaugeSLI | RateSLI, source: str,
+              t0: float, t1: float) -> SLIValue:
     if not tl.scrape_times(source, t0, t1):
         failed = tl.missing_count(source, t0, t1)
         return SLIValue(value=None, missing=f"no successful read of {source} in the window"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from pydantic import BaseModel
 
@@ -39,7 +40,7 @@ class Timeline:
         self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by the reads inside frozen()
 
     def add(self, samples: Iterable[Sample]) -> None:
         """Store a scrape's samples in one transaction."""
@@ -53,6 +54,25 @@ class Timeline:
         """Record that a source could not be read at t (missing data, never zero)."""
         with self._lock:
             self._db.execute("INSERT INTO missing VALUES (?, ?, ?)", (t, source, reason))
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Reads in the block see one consistent timeline, whoever writes meanwhile.
+
+        An SLI is several queries (a ratio's good, then its total): a scrape landing between them
+        would count in one and not the other — a baseline of nothing but successes read as 91%.
+        The lock holds off this object's writers; the read transaction (a WAL snapshot) those of
+        other connections to the same file.
+        """
+        with self._lock:
+            if self._db.in_transaction:  # already inside one
+                yield
+            else:
+                self._db.execute("BEGIN")
+                try:
+                    yield
+                finally:
+                    self._db.execute("COMMIT")
 
     def mark(self, t: float, kind: str, **detail: object) -> None:
         """A phase or fault event on the same clock as the samples."""

@@ -71,3 +71,33 @@ def test_gauge_extremes(tmp_path: Path) -> None:
 def test_degraded_against_own_baseline_and_tolerance(better, baseline, value, tol, pct, expected) -> None:
     sli = GaugeSLI(kind="gauge", metric="g", better=better, tolerance=tol, tolerance_pct=pct)
     assert is_degraded(sli, baseline, value)[0] is expected
+
+
+def test_a_ratio_read_while_the_sampler_writes_sees_one_consistent_timeline(tmp_path: Path) -> None:
+    # Every scrape has good == total; a ratio read between its good and its total query once saw
+    # the next scrape in one and not the other (a steady baseline read as 91% in CI).
+    import threading
+    import time
+
+    writer = Timeline(tmp_path)
+    elsewhere = Timeline(tmp_path)  # another connection to the file (a gate's look, the live console)
+    sli = RatioSLI(kind="ratio", good='runs_total{status="ok"}', total="runs_total")
+
+    def scrape() -> None:
+        for n in range(1, 1501):
+            writer.add([Sample(t=float(n), source="s", name="runs_total", labels={"status": "ok"}, value=float(n)),
+                        Sample(t=float(n), source="s", name="runs_total", labels={"status": "ok", "pool": "b"},
+                               value=float(n))])
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=scrape, daemon=True)
+    thread.start()
+    seen, reads = set(), 0
+    while thread.is_alive() and reads < 5000:
+        for tl in (writer, elsewhere):
+            value = evaluate(tl, sli, "s", 0.0, 1e9).value
+            if value is not None:
+                seen.add(round(value, 9))
+            reads += 1
+    thread.join(10)
+    assert reads > 100 and seen == {1.0}, (reads, seen)
