@@ -53,3 +53,16 @@ def test_a_port_plan_never_repeats_a_port_nor_uses_the_ephemeral_range() -> None
     assert max(ports) < ephemeral_low
     with socket.socket() as s:
         s.bind(("127.0.0.1", ports[0]))  # issued ports are bindable, not merely distinct
+
+
+def test_two_processes_planning_at_once_never_plan_the_same_port() -> None:
+    # Each process's own memory kept its plans apart, not another's: a gate's run-pool died on
+    # "Address already in use" while a test in the other lane planned a stack of its own.
+    import subprocess
+    import sys
+
+    plan = "from chaos.ports import free_port; print(' '.join(str(free_port()) for _ in range(600)))"
+    procs = [subprocess.Popen([sys.executable, "-c", plan], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    plans = [set(map(int, p.communicate(timeout=60)[0].split())) for p in procs]
+    assert all(len(p) == 600 for p in plans), [len(p) for p in plans]
+    assert not (plans[0] & plans[1] or plans[0] & plans[2] or plans[1] & plans[2])
