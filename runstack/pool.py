@@ -27,6 +27,9 @@ STUCK = Gauge("runstack_telemetry_stuck", "Telemetry invocations running longer 
 CONNECTIONS = Gauge("runstack_broker_connections_held", "Broker connections held by runs", ["pool"])
 TELEMETRY = Counter("runstack_telemetry_invocations", "Post-run telemetry by outcome", ["pool", "release", "outcome"])
 ACQUIRES = Counter("runstack_pool_acquires", "Slot requests by kind and outcome", ["pool", "kind", "outcome"])
+# Counted when a run fails, in its slot: the scheduler learns a run's end only when its slot is
+# released, which a hanging telemetry call may put off indefinitely.
+FAILURES = Counter("runstack_pool_run_failures", "Runs that failed in a slot, when they failed", ["pool", "reason"])
 
 
 class Slots:
@@ -80,7 +83,7 @@ STUCK.labels(POOL).set_function(_stuck)
 def _run(ex: Execution) -> None:
     global seq
     try:
-        outcome = execute(ex, POOL, _connections)
+        outcome = execute(ex, POOL, _connections, lambda reason: FAILURES.labels(POOL, reason).inc())
     finally:
         running.pop(ex.order.id, None)
         slots.release("run")

@@ -51,8 +51,10 @@ class Execution:
         self.telemetry_since: float | None = None
 
 
-def execute(ex: Execution, pool: str, on_connections: Callable[[int], None]) -> RunOutcome:
-    """Carry out a run; `on_connections(+1/-1)` tracks connections held for the pool's gauge."""
+def execute(ex: Execution, pool: str, on_connections: Callable[[int], None],
+            on_failed: Callable[[str], None] = lambda reason: None) -> RunOutcome:
+    """Carry out a run; `on_connections(+1/-1)` tracks connections held for the pool's gauge,
+    `on_failed(reason)` hears of a failure when it happens (before telemetry)."""
     cfg = config()
     order = ex.order
     project = catalogue(cfg.catalogue_seed).get(order.tenant, order.project)
@@ -67,6 +69,8 @@ def execute(ex: Execution, pool: str, on_connections: Callable[[int], None]) -> 
             status, reason = _steps(ex, conns[0], project.cross_project_refs if project else False)
         except AMQP_ERRORS:
             status, reason = "failed", INTERNAL_ERROR
+        if status == "failed":
+            on_failed(reason or "")
         # Telemetry reports every run, failed ones too; whatever it holds stays held until it returns.
         telemetry_outcome = _telemetry(ex, project)
         return _outcome(order, pool, status, reason, started, telemetry_outcome)

@@ -26,8 +26,13 @@ SYMPTOM_DEADLINE_S = 120
 def incident_symptoms(state) -> dict[str, bool]:
     sched, studio = metrics(state, "scheduler"), metrics(state, "studio")
     limit = broker(state).connection_limit()
+    pools = [metrics(state, f"{p}-pool") for p in ("run", "shared")]
     return {
-        "Internal error": value(sched, RUNS, **INTERNAL) > 0,
+        # Counted by the scheduler when the run's slot is released, which the hang may put off
+        # forever (the shared pool full, no sweep can cancel it): the pools count it when it fails.
+        "Internal error": value(sched, RUNS, **INTERNAL) > 0 or any(
+            value(m, "runstack_pool_run_failures_total", pool=p, reason="Internal error") > 0
+            for m, p in zip(pools, ("run", "shared"))),
         "Error retrieving publications": value(sched, RUNS, **PUBLICATIONS) > 0,
         "queue timeout": value(sched, RUNS, **QUEUE_TIMEOUT) > 0,
         # The queue timeout cancels runs at 2.5 s here (10 platform minutes at scale 0.25), so
