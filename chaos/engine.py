@@ -139,9 +139,9 @@ class Engine:
         host = target.url()
         if isinstance(load.workers, list):
             host = self._load_entry(load.reach, target.port)
-        self.load = LoadRunner(self.exp.path.parent / load.profile, host, load.users, load.spawn_rate,
-                               self.spec.phases.total() + FLOW_TIMEOUT_S + 5, self.run_dir / "load", load.workers, load.environment,
-                               reach=load.reach or "127.0.0.1")
+        bound_s = self.spec.phases.total() + FLOW_TIMEOUT_S + 5
+        self.load = LoadRunner(self.exp.path.parent / load.profile, host, load.users, load.spawn_rate, bound_s,
+                               self.run_dir / "load", load.workers, load.environment, reach=load.reach or "127.0.0.1")
         self.load.start()
         hosts = (", workers on " + ", ".join(w.host for w in load.workers) if isinstance(load.workers, list)
                  else f", {load.workers} workers" if load.workers else "")

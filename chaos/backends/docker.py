@@ -116,7 +116,8 @@ class DockerBackend(Backend):
         state.save()
 
     def _start_toxiproxy(self, client: Any, state: StackState) -> None:
-        ports = {f"{port}/tcp": (state.published_on, None) for port in [TOXIPROXY_API_PORT, *(link.inner_port for link in state.links)]}
+        inner = [TOXIPROXY_API_PORT, *(link.inner_port for link in state.links)]
+        ports = {f"{port}/tcp": (state.published_on, None) for port in inner}  # the engine picks each
         container = _run(client, state, "toxiproxy", TOXIPROXY_IMAGE, None, {"LOG_LEVEL": "warn"}, ports)
         container.reload()
         for link in state.links:
