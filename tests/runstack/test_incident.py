@@ -23,17 +23,20 @@ QUEUE_TIMEOUT = {"status": "canceled", "reason": "queue timeout"}
 SYMPTOM_DEADLINE_S = 120
 
 
+def failed_runs_seen(state, sched, reason: str) -> bool:
+    """A run failed for `reason`: the scheduler counts it when the run's slot is released, which the
+    hang may put off forever (the shared pool full, no sweep to cancel it); the pools count it when it fails."""
+    pools = ("run", "shared")
+    return value(sched, RUNS, status="failed", reason=reason) > 0 or any(
+        value(metrics(state, f"{p}-pool"), "runstack_pool_run_failures_total", pool=p, reason=reason) > 0 for p in pools)
+
+
 def incident_symptoms(state) -> dict[str, bool]:
     sched, studio = metrics(state, "scheduler"), metrics(state, "studio")
     limit = broker(state).connection_limit()
-    pools = [metrics(state, f"{p}-pool") for p in ("run", "shared")]
     return {
-        # Counted by the scheduler when the run's slot is released, which the hang may put off
-        # forever (the shared pool full, no sweep can cancel it): the pools count it when it fails.
-        "Internal error": value(sched, RUNS, **INTERNAL) > 0 or any(
-            value(m, "runstack_pool_run_failures_total", pool=p, reason="Internal error") > 0
-            for m, p in zip(pools, ("run", "shared"))),
-        "Error retrieving publications": value(sched, RUNS, **PUBLICATIONS) > 0,
+        "Internal error": failed_runs_seen(state, sched, INTERNAL["reason"]),
+        "Error retrieving publications": failed_runs_seen(state, sched, PUBLICATIONS["reason"]),
         "queue timeout": value(sched, RUNS, **QUEUE_TIMEOUT) > 0,
         # The queue timeout cancels runs at 2.5 s here (10 platform minutes at scale 0.25), so
         # "late" must sit well below it; stable releases start runs in ~0.45 s (p95).
