@@ -39,6 +39,7 @@ HOSTILE = {
                        ":4: duplicate key 'deadline' (first at line 2)"),
     "NUL byte": ("name: a\n\x00\n", ":2: a NUL byte at offset 8"),
     "recursive alias": ("a: &a [1, *a]\n", "an alias refers to the node that contains it"),
+    "control character": ("name: éééééééééé\nd: \x07\n", ":2: invalid YAML: character #x0007 is not allowed"),
 }
 
 

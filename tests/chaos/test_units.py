@@ -1,4 +1,4 @@
-"""Pure logic: interpolation, durations, port specs, port planning, start order."""
+"""Pure logic: interpolation, durations, port specs, port planning, start order, YAML bounds under both loaders."""
 
 from __future__ import annotations
 
@@ -66,3 +66,40 @@ def test_two_processes_planning_at_once_never_plan_the_same_port() -> None:
     plans = [set(map(int, p.communicate(timeout=60)[0].split())) for p in procs]
     assert all(len(p) == 600 for p in plans), [len(p) for p in plans]
     assert not (plans[0] & plans[1] or plans[0] & plans[2] or plans[1] & plans[2])
+
+
+LOADERS = ["libyaml", "python"]
+
+
+@pytest.fixture(params=LOADERS)
+def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each of the two YAML loaders chaosgate may use: libyaml's parser (where PyYAML has it) or
+    PyYAML's own; both sit under the same bounded composer and must refuse the same way."""
+    from chaos import yamlsource
+
+    if request.param == "python":
+        monkeypatch.setattr(yamlsource, "_BoundedLoader", yamlsource._PythonLoader)
+    elif yamlsource._BoundedLoader is yamlsource._PythonLoader:
+        pytest.fail("PyYAML without libyaml: the setup installs its wheel, which has it")
+    return request.param
+
+
+@pytest.mark.parametrize("case", ["alias bomb", "deep brackets", "deep mappings", "duplicate keys",
+                                  "recursive alias", "control character"])
+def test_both_yaml_loaders_refuse_hostile_text_alike(yaml_loader: str, case: str) -> None:
+    from chaos.errors import InputError
+    from chaos.yamlsource import parse_yaml
+    from tests.chaos.test_hostile_input import HOSTILE
+
+    text, expected = HOSTILE[case]
+    with pytest.raises(InputError) as caught:
+        parse_yaml(text, "f.yaml")
+    assert expected.lstrip(":") in str(caught.value).replace("f.yaml:", ":").lstrip(":"), (yaml_loader, str(caught.value))
+
+
+def test_both_yaml_loaders_locate_values_alike(yaml_loader: str) -> None:
+    from chaos.yamlsource import parse_yaml
+
+    doc = parse_yaml("name: x\nfaults:\n  - type: a\n    latency_ms: 3\n  - {type: b}\nmerge: &m {k: 1}\nother: *m\n", "f")
+    assert doc.data["other"] == {"k": 1}
+    assert [doc.line_of(["faults", 0, "latency_ms"]), doc.line_of(["faults", 1]), doc.line_of(["nope"])] == [4, 5, 1]
