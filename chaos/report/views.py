@@ -4,12 +4,10 @@ journal.db, verdict.json): typed views the templates render, and chart data the 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from chaos.gate.verdict import GateVerdict
 from chaos.metrics.timeline import Timeline
 from chaos.result import EXPERIMENT_COPY, RunPlan, RunResult, load_plan, load_result
 from chaos.report.radius_map import RadiusMap, layout
@@ -112,7 +110,8 @@ def sli_series(tl: Timeline, sli: SLIDef, source: str, times: list[float]) -> li
     return windowed(tl, sli, source, times, WINDOW_S)
 
 
-def _times(t0: float, t1: float, step: float) -> list[float]:
+def chart_times(t0: float, t1: float, step: float) -> list[float]:
+    """Times from t0 to t1 at the sampling step, coarser where that would pass MAX_POINTS."""
     step = max(step, (t1 - t0) / MAX_POINTS)
     n = int((t1 - t0) / step) + 1
     return [t0 + i * step for i in range(n)]
@@ -132,7 +131,7 @@ def run_view(run_dir: Path) -> RunView:
     charts: list[Chart] = []
     if plan is not None and (run_dir / "timeline.db").exists() and end > start:
         tl = Timeline(run_dir)
-        times = _times(start, end, plan.sample_interval)
+        times = chart_times(start, end, plan.sample_interval)
         bands = [Band(label=name, t0=t0 - start, t1=t1 - start) for name, (t0, t1) in result.phases.items()]
         markers = _markers(result, start)
         for i, (name, surface) in enumerate(plan.surfaces.items()):
@@ -147,7 +146,7 @@ def run_view(run_dir: Path) -> RunView:
                             result.blast_radius, plan.target_services, plan.expected_radius)
     return RunView(title=f"{result.experiment} — {result.status}", status=result.status, headline=headline(result),
                    result=result, plan=plan, experiment_text=text, radius_map=radius_map, charts=charts,
-                   slis=_sli_rows(result), journal=_journal(run_dir, start), generated=_now())
+                   slis=_sli_rows(result), journal=_journal(run_dir, start), generated=generated_now())
 
 
 def _markers(result: RunResult, start: float) -> list[Marker]:
@@ -197,72 +196,6 @@ def _journal(run_dir: Path, start: float) -> list[JournalRow]:
         journal.close()
 
 
-def _now() -> str:
+def generated_now() -> str:
+    """Now, as a report's "generated" line shows it."""
     return dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-# --- gates ----------------------------------------------------------------------------------------
-class GateView(BaseModel):
-    """Everything a gate report shows."""
-
-    verdict: GateVerdict
-    meaning: str
-    charts: list[Chart]
-    run_links: list[tuple[str, str, str]] = Field(description="(label, status, relative link to its report)")
-    generated: str
-
-
-def gate_view(gate_dir: Path) -> GateView:
-    """The gate report's content, from the gate directory and its runs."""
-    from chaos.gate.outputs import MEANING, VERDICT_FILE
-    from chaos.stored import read_model
-
-    verdict = read_model(gate_dir / VERDICT_FILE, GateVerdict, "not a gate directory (no verdict.json)")
-    links = []
-    for r in verdict.runs:
-        label = f"{r.experiment} — {r.side} {r.repeat + 1}"
-        if r.run_dir:
-            status = f"{r.status}, run again" if r.retried else (r.status or "not run")
-            links.append((label, status, os.path.relpath(Path(r.run_dir) / "report.html", gate_dir)))
-        else:
-            links.append((label, r.reason or "not run", ""))
-    return GateView(verdict=verdict, meaning=MEANING[verdict.verdict], charts=_gate_charts(verdict), run_links=links,
-                    generated=_now())
-
-
-def _gate_charts(verdict: GateVerdict) -> list[Chart]:
-    """Per experiment and compared SLI: every run's SLI, aligned at its fault phase's start."""
-    charts = []
-    wanted = {(c.experiment, c.sli, c.phase) for c in verdict.criteria if c.kind == "vs_baseline" and c.sli}
-    for n, (experiment, sli_ref, phase) in enumerate(sorted(wanted)):
-        series, xs = [], None
-        for r in (run for run in verdict.runs if run.experiment == experiment and run.run_dir):
-            run_dir = Path(r.run_dir)
-            try:
-                result, plan = load_result(run_dir), load_plan(run_dir)
-            except Exception:  # noqa: BLE001 - a run without data is shown as missing, not drawn
-                continue
-            surface_name, _, sli_name = sli_ref.partition(".")
-            surface = plan.surfaces.get(surface_name)
-            if surface is None or phase not in result.phases or "fault" not in result.phases:
-                continue
-            sli = surface.slis[sli_name]
-            f0 = result.phases["fault"][0]
-            t_end = max(p[1] for p in result.phases.values())
-            times = _times(f0 - 10.0, t_end, plan.sample_interval)
-            values = sli_series(Timeline(run_dir), sli, sli.source or surface.services[0], times)
-            rel = [round(t - f0, 3) for t in times]
-            if xs is None or len(rel) > len(xs):
-                xs = rel
-            series.append((f"{r.side} {r.repeat + 1}", r.side, rel, values))
-        if not series or xs is None:
-            continue
-        aligned = []
-        for j, (label, side, rel, values) in enumerate(series):
-            lookup = dict(zip(rel, values))
-            aligned.append(Series(label=label, color="#1f77b4" if side == "baseline" else "#d62728",
-                                  dash=side == "baseline", values=[lookup.get(x) for x in xs]))
-        charts.append(Chart(id=f"gate-chart-{n}", title=f"{sli_ref} — {experiment}",
-                            x_label="seconds since the fault phase started", x=xs, series=aligned,
-                            markers=[Marker(label="fault phase starts", t=0.0)]))
-    return charts
