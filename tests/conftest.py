@@ -104,3 +104,22 @@ def containers_of(client, run_dir: str) -> list:
 # ratios, a gate's A/A comparison) depend on the machine's spare CPU, so under `make test`'s two
 # xdist workers they share one worker, one after another, while the other worker runs the rest.
 # xdist schedules the largest group first, so that lane starts at once.
+
+#: How this suite puts a module in a lane: a module-level mark (see the comment above).
+MODULE_GROUP = "pytestmark = pytest.mark.xdist_group("
+
+
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:  # noqa: ANN001 - xdist's WorkerController
+    """Stop before any test when `--dist loadgroup` lost the groups: the lanes above would silently
+    mix (pytest 9.2 with pytest-xdist 3.8 does that, pytest-xdist#1386; pyproject.toml keeps pytest below it)."""
+    if node.config.option.dist != "loadgroup":
+        return
+    grouped: dict[str, bool] = {}
+    for nodeid in ids:
+        module = nodeid.split("::")[0]
+        if module not in grouped:
+            path = Path(node.config.rootpath) / module
+            grouped[module] = path.is_file() and MODULE_GROUP in path.read_text()
+        if grouped[module] and "@" not in nodeid:
+            pytest.exit(f"--dist loadgroup did not group {nodeid}: pytest {pytest.__version__} and this pytest-xdist "
+                        "do not work together (pytest-xdist#1386); see pyproject.toml", returncode=4)
