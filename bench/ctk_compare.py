@@ -218,6 +218,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     ensure_ctk()
+    # Chaos Toolkit's modules were compiled to bytecode when pip installed them; chaosgate's editable
+    # install compiles on first import, or on every start where PYTHONDONTWRITEBYTECODE is set.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "chaos")], check=True, timeout=COMMAND_S)
     folder = Path(tempfile.mkdtemp(prefix="chaosgate-ctk-"))
     out = folder / "reports"
     up = chaosgate("stack", "up", "-f", str(MINI), "--out", str(out))

@@ -26,6 +26,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    # As a wheel install leaves it (pip compiles to bytecode); see bench/ctk_compare.py.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "chaos")], check=True, timeout=120)
     print(f"{'command':32} {'median s':>9} {'max s':>7}   (n={args.repeats})")
     for name, argv in COMMANDS.items():
         times = []
