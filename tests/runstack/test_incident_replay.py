@@ -75,4 +75,8 @@ def test_each_failure_path_shows_its_symptom_with_rc1_and_not_with_workload_isol
     crit = {(c["criterion"], c["experiment"]): c["verdict"] for c in verdict["criteria"]}
     assert all(crit[("blast radius contained", p)] == "FAIL" for p in PATHS), crit
     assert crit[("no Internal error before steps", broker)] == "FAIL"
-    assert crit[("Studio launches", pool)] == "FAIL"
+    # Studio: ~35 launches a side. The gate sees them worse beyond doubt (the whole interval above
+    # zero); whether the worsening also clears the allowed 20 points with 99% confidence depends on
+    # how many of the few launches fail (14 of 35 does not): FAIL or INCONCLUSIVE, never a pass.
+    studio = next(c for c in verdict["criteria"] if (c["criterion"], c["experiment"]) == ("Studio launches", pool))
+    assert studio["verdict"] in ("FAIL", "INCONCLUSIVE") and studio["low"] > 0, studio
