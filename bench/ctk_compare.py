@@ -42,6 +42,19 @@ WINDOW_S, LATENCY_MS, PROXY = 5.0, 100, "front->echo"
 COMMAND_S = 180
 
 
+def mini_stack_up(prefix: str) -> tuple[Path, Path]:
+    """chaosgate compiled to bytecode, and the mini stack up: (a fresh folder, its --out folder)."""
+    # Chaos Toolkit's modules were compiled to bytecode when pip installed them; chaosgate's editable
+    # install compiles on first import, or on every start where PYTHONDONTWRITEBYTECODE is set.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "chaos")], check=True, timeout=COMMAND_S)
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    out = folder / "reports"
+    up = chaosgate("stack", "up", "-f", str(MINI), "--out", str(out))
+    if up.returncode != 0:
+        raise SystemExit(f"the mini stack did not start:\n{up.stderr}")
+    return folder, out
+
+
 def ctk_bin(name: str) -> Path:
     return CTK_VENV / "bin" / name
 
@@ -218,14 +231,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     ensure_ctk()
-    # Chaos Toolkit's modules were compiled to bytecode when pip installed them; chaosgate's editable
-    # install compiles on first import, or on every start where PYTHONDONTWRITEBYTECODE is set.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "chaos")], check=True, timeout=COMMAND_S)
-    folder = Path(tempfile.mkdtemp(prefix="chaosgate-ctk-"))
-    out = folder / "reports"
-    up = chaosgate("stack", "up", "-f", str(MINI), "--out", str(out))
-    if up.returncode != 0:
-        raise SystemExit(f"the mini stack did not start:\n{up.stderr}")
+    folder, out = mini_stack_up("chaosgate-ctk-")
     try:
         state = json.loads(next(out.glob("stacks/*/stack.json")).read_text())
         url = state["toxiproxy_url"]

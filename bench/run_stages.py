@@ -15,14 +15,13 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ctk_compare import COMMAND_S, MINI, chaosgate, chaosgate_experiment  # noqa: E402
+from ctk_compare import COMMAND_S, MINI, chaosgate, chaosgate_experiment, mini_stack_up  # noqa: E402
 
 #: (module, class or None, function): the boundaries of a run's stages.
 WRAPPED = [("chaos.experiment", None, "load_experiment"), ("chaos.cli", None, "_attach"),
@@ -101,12 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "chaos")], check=True, timeout=COMMAND_S)
-    folder = Path(tempfile.mkdtemp(prefix="chaosgate-stages-"))
-    out = folder / "reports"
-    up = chaosgate("stack", "up", "-f", str(MINI), "--out", str(out))
-    if up.returncode != 0:
-        raise SystemExit(f"the mini stack did not start:\n{up.stderr}")
+    folder, out = mini_stack_up("chaosgate-stages-")
     try:
         exp = chaosgate_experiment(folder)
         runs = [one_run(exp, out) for _ in range(args.repeats)]
