@@ -23,21 +23,17 @@ def _env():
 
     # Compiling the templates took ~45 ms of every run's report; jinja2 keeps the compiled code in a
     # private per-user temporary folder, keyed by each template's checksum (an edited template recompiles).
+    try:
+        cache = FileSystemBytecodeCache()
+    except RuntimeError:  # jinja2 refuses a cache folder someone else owns: compile every time instead
+        cache = None
     env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html", "j2"]),
-                      trim_blocks=True, lstrip_blocks=True, bytecode_cache=_bytecode_cache(FileSystemBytecodeCache))
+                      trim_blocks=True, lstrip_blocks=True, bytecode_cache=cache)
     # The vendored chart library is ours, not a user's: it goes into the page as it is.
     env.globals["chart_js"] = Markup((_HERE / "static" / "uPlot.iife.min.js").read_text())
     env.globals["chart_css"] = Markup((_HERE / "static" / "uPlot.min.css").read_text())
     env.filters["when"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "?"
     return env
-
-
-def _bytecode_cache(cache_class):  # noqa: ANN001, ANN202 - jinja2 is imported lazily
-    """jinja2's compiled-template cache, or None where no private temporary folder can be had."""
-    try:
-        return cache_class()
-    except RuntimeError:  # jinja2 refuses a cache folder someone else owns or can write
-        return None
 
 
 def render_run(run_dir: Path | str) -> Path:
