@@ -231,10 +231,11 @@ def parse_yaml(text: str, path: Path | str) -> YamlDocument:
         raise InputError(path, what, line) from None
     except yaml.reader.ReaderError as exc:
         # libyaml counts the offset in UTF-8 bytes, PyYAML's reader in characters
-        before = text[:exc.position] if loader_class is _PythonLoader else text.encode()[:exc.position]
+        before = (text[:exc.position] if loader_class is _PythonLoader
+                  else text.encode()[:exc.position].decode("utf-8", "ignore"))
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
         raise InputError(path, f"invalid YAML: character #x{char:04x} is not allowed (control characters are not)",
-                         before.count("\n" if isinstance(before, str) else b"\n") + 1) from None
+                         before.count("\n") + 1) from None
     except yaml.YAMLError as exc:
         raise InputError(path, f"invalid YAML: {exc}") from None
     finally:

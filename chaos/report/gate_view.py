@@ -72,7 +72,7 @@ def _gate_charts(verdict: GateVerdict) -> list[Chart]:
         if not series or xs is None:
             continue
         aligned = []
-        for j, (label, side, rel, values) in enumerate(series):
+        for label, side, rel, values in series:
             lookup = dict(zip(rel, values))
             aligned.append(Series(label=label, color="#1f77b4" if side == "baseline" else "#d62728",
                                   dash=side == "baseline", values=[lookup.get(x) for x in xs]))

@@ -23,20 +23,20 @@ QUEUE_TIMEOUT = {"status": "canceled", "reason": "queue timeout"}
 SYMPTOM_DEADLINE_S = 120
 
 
-def failed_runs_seen(state, sched, reason: str) -> bool:
+def failed_runs_seen(sched: dict[tuple, float], pools: dict[str, dict[tuple, float]], reason: str) -> bool:
     """A run failed for `reason`: the scheduler counts it when the run's slot is released, which the
     hang may put off forever (the shared pool full, no sweep to cancel it); the pools count it when it fails."""
-    pools = ("run", "shared")
     return value(sched, RUNS, status="failed", reason=reason) > 0 or any(
-        value(metrics(state, f"{p}-pool"), "runstack_pool_run_failures_total", pool=p, reason=reason) > 0 for p in pools)
+        value(page, "runstack_pool_run_failures_total", pool=p, reason=reason) > 0 for p, page in pools.items())
 
 
 def incident_symptoms(state) -> dict[str, bool]:
     sched, studio = metrics(state, "scheduler"), metrics(state, "studio")
+    pools = {p: metrics(state, f"{p}-pool") for p in ("run", "shared")}
     limit = broker(state).connection_limit()
     return {
-        "Internal error": failed_runs_seen(state, sched, INTERNAL["reason"]),
-        "Error retrieving publications": failed_runs_seen(state, sched, PUBLICATIONS["reason"]),
+        "Internal error": failed_runs_seen(sched, pools, INTERNAL["reason"]),
+        "Error retrieving publications": failed_runs_seen(sched, pools, PUBLICATIONS["reason"]),
         "queue timeout": value(sched, RUNS, **QUEUE_TIMEOUT) > 0,
         # The queue timeout cancels runs at 2.5 s here (10 platform minutes at scale 0.25), so
         # "late" must sit well below it; stable releases start runs in ~0.45 s (p95).
