@@ -78,7 +78,7 @@ class Poller:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "Poller":
+    def __enter__(self) -> Poller:
         self._thread.start()
         return self
 
@@ -149,7 +149,7 @@ surfaces:
 
 
 def _iso(text: str) -> float:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc).timestamp()
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
 
 
 def run_ctk(exp: Path, folder: Path, url: str) -> dict:

@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from chaos import backends  # noqa: E402
 from chaos.backends.state import StackState  # noqa: E402
-from chaos.experiment import FaultSpec  # noqa: E402
 from chaos.faults import FaultContext  # noqa: E402
-from chaos.journal import Journal  # noqa: E402
-from chaos.reconcile import rollback_journal  # noqa: E402
+from chaos.run.journal import Journal  # noqa: E402
+from chaos.run.reconcile import rollback_journal  # noqa: E402
+from chaos.spec.experiment import FaultSpec  # noqa: E402
 from chaos.stack import load_stack  # noqa: E402
 
 FAULTS = [

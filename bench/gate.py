@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from chaos.gate.runner import SETTLED_S  # noqa: E402 - after the path is set
+
 POLICY = ROOT / "gates" / "pre-promotion.yaml"
 
 

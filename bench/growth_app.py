@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "stacks" / "mini"))
-from app import Handler as MiniHandler  # noqa: E402
+from app import Handler as MiniHandler
 
 STARTED = time.time()
 COUNT = {"calls": 0}

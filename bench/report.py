@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chaos.metrics.timeline import Sample, Timeline  # noqa: E402
+from chaos.measure.metrics.timeline import Sample, Timeline  # noqa: E402
+from chaos.measure.result import RunPlan, RunResult  # noqa: E402
+from chaos.measure.sli import Surface  # noqa: E402
 from chaos.report import render_run  # noqa: E402
-from chaos.result import RunPlan, RunResult  # noqa: E402
-from chaos.sli import Surface  # noqa: E402
 
 LES = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, float("inf")]
 
@@ -56,7 +56,9 @@ def synthesize(run_dir: Path, seconds: int, per_surface: int) -> None:
                     for j, le in enumerate(LES):
                         if v <= le:
                             buckets[k][j] += 1
-                samples += [Sample(t=t, source=svc, name="lat_seconds_bucket", labels={"le": str(le) if le != float("inf") else "+Inf", "k": str(k)}, value=buckets[k][j])
+                samples += [Sample(t=t, source=svc, name="lat_seconds_bucket",
+                                   labels={"le": str(le) if le != float("inf") else "+Inf", "k": str(k)},
+                                   value=buckets[k][j])
                             for j, le in enumerate(LES)]
                 samples.append(Sample(t=t, source=svc, name="depth", labels={"k": str(k)}, value=rng.randint(0, 5) + (30 if faulty else 0)))
             tl.add(samples)

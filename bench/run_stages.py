@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ctk_compare import COMMAND_S, MINI, chaosgate, chaosgate_experiment, mini_stack_up  # noqa: E402
 
 #: (module, class or None, function): the boundaries of a run's stages.
-WRAPPED = [("chaos.experiment", None, "load_experiment"), ("chaos.cli", None, "_attach"),
-           ("chaos.engine", "Engine", "run"), ("chaos.engine", None, "reconcile_all"),
-           ("chaos.engine", "Engine", "_execute"), ("chaos.report", None, "render_run"),
+WRAPPED = [("chaos.spec.experiment", None, "load_experiment"), ("chaos.cli.main", None, "_attach"),
+           ("chaos.run.engine", "Engine", "run"), ("chaos.run.engine", None, "reconcile_all"),
+           ("chaos.run.engine", "Engine", "_execute"), ("chaos.report", None, "render_run"),
            ("chaos.report", None, "render_index")]
 #: Stage name: (from mark, to mark).
 STAGES = {
@@ -61,7 +61,7 @@ for modname, owner, attr in %r:
         finally:
             mark("< " + __label)
     setattr(target, attr, functools.wraps(fn)(wrapper))
-import chaos.live, chaos.summary, chaos.components.containers
+import chaos.cli.live, chaos.cli.summary, chaos.components.containers
 mark("imported")
 sys.argv = ["chaosgate", *sys.argv[1:]]
 try:

@@ -26,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 from chaos import backends  # noqa: E402
 from chaos.load.runner import LoadRunner  # noqa: E402
-from chaos.metrics.sampler import Sampler  # noqa: E402
-from chaos.metrics.sources import sources_for  # noqa: E402
-from chaos.metrics.timeline import Timeline  # noqa: E402
-from chaos.sli import Surface, wanted_metrics  # noqa: E402
+from chaos.measure.metrics.sampler import Sampler  # noqa: E402
+from chaos.measure.metrics.sources import sources_for  # noqa: E402
+from chaos.measure.metrics.timeline import Timeline  # noqa: E402
+from chaos.measure.sli import Surface, wanted_metrics  # noqa: E402
 from chaos.stack import load_stack  # noqa: E402
-from chaos.yamlsource import load_yaml  # noqa: E402
+from chaos.util.yamlsource import load_yaml  # noqa: E402
 
 SURFACES = ROOT / "experiments" / "surfaces" / "runstack-default.yaml"
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from chaos.cli import main
+from chaos.cli.main import main
 
 sys.exit(main())

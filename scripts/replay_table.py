@@ -22,9 +22,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from chaos.gate.policy import load_policy
-from chaos.result import load_result
-from chaos.sli import evaluate
-from chaos.metrics.timeline import Timeline
+from chaos.measure.metrics.timeline import Timeline
+from chaos.measure.result import load_result
+from chaos.measure.sli import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "gates" / "pre-promotion.yaml"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -106,10 +107,10 @@ def containers_of(client, run_dir: str) -> list:
 # xdist schedules the largest group first, so that lane starts at once.
 
 #: How this suite puts a module in a lane: a module-level mark (see the comment above).
-MODULE_GROUP = "pytestmark = pytest.mark.xdist_group("
+MODULE_GROUP = re.compile(r"^pytestmark = .*pytest\.mark\.xdist_group\(", re.M)
 
 
-def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:  # noqa: ANN001 - xdist's WorkerController
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
     """Stop before any test when `--dist loadgroup` lost the groups: the lanes above would silently
     mix (pytest 9.2 with pytest-xdist 3.8 does that, pytest-xdist#1386; pyproject.toml keeps pytest below it)."""
     if node.config.option.dist != "loadgroup":
@@ -119,7 +120,7 @@ def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:  # noqa
         module = nodeid.split("::")[0]
         if module not in grouped:
             path = Path(node.config.rootpath) / module
-            grouped[module] = path.is_file() and MODULE_GROUP in path.read_text()
+            grouped[module] = path.is_file() and MODULE_GROUP.search(path.read_text()) is not None
         if grouped[module] and "@" not in nodeid:
             pytest.exit(f"--dist loadgroup did not group {nodeid}: pytest {pytest.__version__} and this pytest-xdist "
                         "do not work together (pytest-xdist#1386); see pyproject.toml", returncode=4)

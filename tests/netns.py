@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 def ip(*args: str, ns: str | None = None) -> None:

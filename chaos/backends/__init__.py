@@ -6,7 +6,7 @@ A backend is registered by name; it has `check(stack)`, `up(stack, run_dir) -> S
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from chaos.errors import InputError
 

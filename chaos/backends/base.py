@@ -3,15 +3,15 @@ health probes from outside, and the status row of a service."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from chaos.backends.state import ServiceState, StackState
 from chaos.components import builtin_ports, rabbitmq
-from chaos.health import http_ok, tcp_ok
-from chaos.ports import free_port
 from chaos.stack import Stack
 from chaos.stack.model import Service
+from chaos.util.health import http_ok, tcp_ok
+from chaos.util.ports import free_port
 
 #: Seconds a service gets to stop after SIGTERM before it is killed.
 STOP_GRACE_S = 10.0

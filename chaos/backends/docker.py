@@ -12,17 +12,27 @@ The engine is recorded in the state, so every later command acts on the engine t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from chaos.backends.base import (BROKER_START_S, BROKER_STOP_GRACE_S, STOP_GRACE_S, Backend, health_deadline,
-                                 health_probe, health_url, plan_service, probe_interval)
+from chaos.backends.base import (
+    BROKER_START_S,
+    BROKER_STOP_GRACE_S,
+    STOP_GRACE_S,
+    Backend,
+    health_deadline,
+    health_probe,
+    health_url,
+    plan_service,
+    probe_interval,
+)
 from chaos.backends.state import STATE_FILE, LinkState, StackState
 from chaos.components import builtin_ports, containers, toxiproxy
 from chaos.errors import InfraError, InputErrors, StackStartError
-from chaos.health import Gone, wait_healthy
 from chaos.stack import Stack
 from chaos.stack.model import Build
+from chaos.util.health import Gone, wait_healthy
 
 TOXIPROXY_IMAGE = "chaosgate/toxiproxy:2.12.0"
 BUILTIN_IMAGES = {"rabbitmq": "chaosgate/rabbitmq:3.10"}

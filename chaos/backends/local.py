@@ -6,16 +6,25 @@ import os
 import sys
 from pathlib import Path
 
-from chaos.backends.base import (BROKER_START_S, BROKER_STOP_GRACE_S, STOP_GRACE_S, Backend, health_deadline,
-                                 health_probe, health_url, plan_service, probe_interval)
+from chaos.backends.base import (
+    BROKER_START_S,
+    BROKER_STOP_GRACE_S,
+    STOP_GRACE_S,
+    Backend,
+    health_deadline,
+    health_probe,
+    health_url,
+    plan_service,
+    probe_interval,
+)
 from chaos.backends.state import STATE_FILE, LinkState, StackState
 from chaos.components import rabbitmq, toxiproxy
 from chaos.errors import InfraError, InputErrors, StackStartError
-from chaos.health import Gone, wait_healthy
-from chaos.ports import free_port
-from chaos.procs import is_alive, spawn, stop_group, tail
 from chaos.stack import Stack
 from chaos.stack.model import Service
+from chaos.util.health import Gone, wait_healthy
+from chaos.util.ports import free_port
+from chaos.util.procs import is_alive, spawn, stop_group, tail
 
 #: Seconds toxiproxy-server gets to answer its API after start.
 TOXIPROXY_START_S = 15.0

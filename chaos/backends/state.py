@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chaos.procs import ProcessRecord
+from chaos.util.procs import ProcessRecord
 
 STATE_FILE = "stack.json"
 ACTIVE_DIR = ".active"
@@ -96,9 +96,9 @@ class StackState(BaseModel):
         tmp.replace(path)
 
     @classmethod
-    def load(cls, run_dir: Path | str) -> "StackState":
+    def load(cls, run_dir: Path | str) -> StackState:
         """Read a run directory's stack state."""
-        from chaos.stored import read_model
+        from chaos.util.stored import read_model
 
         return read_model(Path(run_dir) / STATE_FILE, cls, "no stack state here (was this stack started by chaosgate?)")
 

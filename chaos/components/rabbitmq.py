@@ -9,8 +9,8 @@ import uuid
 from pathlib import Path
 
 from chaos.errors import InfraError
-from chaos.ports import free_port
-from chaos.procs import ProcessRecord, spawn
+from chaos.util.ports import free_port
+from chaos.util.procs import ProcessRecord, spawn
 
 AMQP_PORT = 5672
 MANAGEMENT_PORT = 15672
@@ -103,7 +103,7 @@ class ManagementClient:
         self._http.auth = (user, password)
 
     def _call(self, method: str, path: str, body: object = None) -> object:
-        from chaos.wire import fetch, json_body
+        from chaos.util.wire import fetch, json_body
 
         status, content = fetch(self._http, method, self.url + path, self.timeout_s, json=body)
         if status >= 400:

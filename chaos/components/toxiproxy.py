@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chaos.errors import InfraError
-from chaos.ports import free_port
-from chaos.procs import ProcessRecord, spawn
+from chaos.util.ports import free_port
+from chaos.util.procs import ProcessRecord, spawn
 
 #: Seconds any one call to the toxiproxy API may take.
 REQUEST_TIMEOUT_S = 5.0
@@ -61,7 +61,7 @@ class ToxiproxyClient:
         self._http = requests.Session()
 
     def _call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
-        from chaos.wire import fetch, json_body
+        from chaos.util.wire import fetch, json_body
 
         status, content = fetch(self._http, method, self.url + path, self.timeout_s, json=body)
         if status not in ok:

@@ -7,7 +7,8 @@ undo functions with `@register_undo(kind)`. An undo works from its journal recor
 
 from __future__ import annotations
 
-from typing import Annotated, Callable, Union
+from collections.abc import Callable
+from typing import Annotated, Union
 
 from pydantic import Field
 
@@ -68,7 +69,8 @@ def names() -> list[str]:
 def union() -> object:
     """The discriminated union of every registered fault spec, for the experiment model."""
     classes = tuple(_FAULTS[n] for n in names())
-    return Annotated[Union[classes], Field(discriminator="type")]  # type: ignore[valid-type]
+    # Union over a tuple built at run time: `X | Y` syntax cannot spell it.
+    return Annotated[Union[classes], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
 
 
 # Importing a family registers it.

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chaos.durations import Duration
 from chaos.stack import Stack
+from chaos.util.durations import Duration
 
 if TYPE_CHECKING:  # only at injection time: validating an experiment never loads them
     from chaos.backends.state import StackState
     from chaos.components.toxiproxy import ToxiproxyClient
-    from chaos.journal import Journal
-    from chaos.procs import ProcessRecord
+    from chaos.run.journal import Journal
+    from chaos.util.procs import ProcessRecord
 
 
 class FaultError(Exception):
@@ -51,7 +52,7 @@ class Fault(BaseModel):
         """Why this fault cannot act on `backend` here, or None (asked before anything starts)."""
         return None
 
-    def inject(self, ctx: "FaultContext") -> list[int]:
+    def inject(self, ctx: FaultContext) -> list[int]:
         """Inject on every target; journal ids of what was recorded."""
         raise NotImplementedError
 
@@ -126,7 +127,7 @@ def check_host(url: str, allow_hosts: list[str], field_name: str) -> None:
                          f"name it in allow_hosts to allow it", field_name)
 
 
-def stack_state(run_dir: str) -> "StackState":
+def stack_state(run_dir: str) -> StackState:
     """The stack state a fault's undo names (loaded at use: validation never needs it)."""
     from chaos.backends.state import StackState
 

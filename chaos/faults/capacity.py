@@ -12,11 +12,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from chaos.durations import Duration
 from chaos.errors import InfraError
 from chaos.faults import register, register_check, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, check_host, service_named
 from chaos.stack import Stack
+from chaos.util.durations import Duration
 
 #: Seconds one call to a pool's hook may take.
 REQUEST_TIMEOUT_S = 5.0
@@ -55,7 +55,7 @@ class Fill(Fault):
 def _call(method: str, url: str, body: dict | None = None, ok: tuple[int, ...] = (200,)) -> dict:
     import requests
 
-    from chaos.wire import fetch, json_body
+    from chaos.util.wire import fetch, json_body
 
     status, content = fetch(requests, method, url, REQUEST_TIMEOUT_S, json=body)
     if status not in ok:

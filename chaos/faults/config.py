@@ -13,7 +13,6 @@ from chaos.faults.base import Fault, FaultContext, FaultError, service_named, st
 from chaos.stack import Stack
 
 
-
 @register("config.swap")
 class Swap(Fault):
     """Restart `services` with `set` applied to their environment, e.g. a candidate release."""

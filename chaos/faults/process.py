@@ -9,12 +9,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from chaos.durations import Duration
 from chaos.faults import register, register_check, register_undo
 from chaos.faults.base import Fault, FaultContext, service_named, service_target, stack_state
-from chaos.procs import ProcessRecord, group_members, is_alive, signal_group
 from chaos.stack import Stack
-
+from chaos.util.durations import Duration
+from chaos.util.procs import ProcessRecord, group_members, is_alive, signal_group
 
 
 class _ProcessFault(Fault):
@@ -69,7 +68,7 @@ class Restart(_ProcessFault):
 
     def inject(self, ctx: FaultContext) -> list[int]:
         from chaos import backends
-        from chaos.procs import stop_group
+        from chaos.util.procs import stop_group
 
         target = service_target(ctx, self.service)
         undo = self._restart_undo(ctx)

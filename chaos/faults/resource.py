@@ -16,8 +16,8 @@ from pydantic import Field
 from chaos.components import cgroups, containers
 from chaos.faults import register, register_check, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, service_named, service_target
-from chaos.procs import group_members
 from chaos.stack import Stack
+from chaos.util.procs import group_members
 
 #: The CFS period chaosgate sets (Docker's default): the quota is a share of it.
 CPU_PERIOD_US = 100_000

@@ -11,15 +11,14 @@ import fnmatch
 import glob
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from typing_extensions import Annotated
 
-from chaos.durations import Duration, parse_duration
 from chaos.errors import InputError, InputErrors
-from chaos.experiment import LoadedExperiment, load_experiment
-from chaos.yamlsource import YamlDocument, load_yaml, validated
+from chaos.spec.experiment import LoadedExperiment, load_experiment
+from chaos.util.durations import Duration, parse_duration
+from chaos.util.yamlsource import YamlDocument, load_yaml, validated
 
 
 def _share(value: object) -> float:
@@ -61,7 +60,7 @@ class Bound(_Model):
     max: float | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Bound":
+    def _one(self) -> Bound:
         if self.min is None and self.max is None:
             raise ValueError("give min, max or both")
         return self
@@ -94,7 +93,7 @@ class Criterion(_Model):
     experiments: list[str] = Field(default_factory=list, description="experiment names (globs); default all")
 
     @model_validator(mode="after")
-    def _one_rule(self) -> "Criterion":
+    def _one_rule(self) -> Criterion:
         rules = [r for r in ("vs_baseline", "bound", "blast_radius") if getattr(self, r) is not None]
         if len(rules) != 1:
             raise ValueError("give exactly one of vs_baseline, bound, blast_radius")

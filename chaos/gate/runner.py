@@ -6,20 +6,29 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from chaos.engine import Engine, Stop
 from chaos.errors import ChaosgateError
 from chaos.gate.outputs import write_outputs
 from chaos.gate.policy import LoadedPolicy, PlannedExperiment
-from chaos.gate.verdict import (GateRecord, GateRun, GateVerdict, Look, StoredRun, compare_criterion, evaluate,
-                                look_alpha, looks_per_run)
+from chaos.gate.verdict import (
+    GateRecord,
+    GateRun,
+    GateVerdict,
+    Look,
+    StoredRun,
+    compare_criterion,
+    evaluate,
+    look_alpha,
+    looks_per_run,
+)
 from chaos.gate.waivers import Waiver, split_expired
-from chaos.metrics.sources import READ_TIMEOUT_S
-from chaos.reconcile import reconcile_all
-from chaos.stackpool import StackPool
-from chaos.stored import read_model
+from chaos.measure.metrics.sources import READ_TIMEOUT_S
+from chaos.run.engine import Engine, Stop
+from chaos.run.reconcile import reconcile_all
+from chaos.run.stackpool import StackPool
+from chaos.util.stored import read_model
 
 RECORD_FILE = "gate.json"
 #: A look only uses samples this old: every read stamped earlier has been written by then.

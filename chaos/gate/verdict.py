@@ -25,11 +25,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment, warn_amount
-from chaos.gate.stats import Counts, Decision, compare
 from chaos.gate.waivers import Waiver
-from chaos.metrics.timeline import Timeline
-from chaos.observations import observe
-from chaos.result import RunResult, load_result
+from chaos.measure.metrics.timeline import Timeline
+from chaos.measure.observations import observe
+from chaos.measure.result import RunResult, load_result
+from chaos.measure.stats import Counts, Decision, compare
 
 Verdict = Literal["PASS", "WARN", "FAIL", "INCONCLUSIVE"]
 Side = Literal["baseline", "candidate"]

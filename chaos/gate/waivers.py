@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from chaos.errors import InputError
-from chaos.yamlsource import load_yaml, validated
+from chaos.util.yamlsource import load_yaml, validated
 
 
 class Waiver(BaseModel):

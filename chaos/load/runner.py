@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 from chaos.errors import InfraError
-from chaos.metrics.sources import Source, SourceError
-from chaos.metrics.timeline import Sample
-from chaos.ports import free_port
-from chaos.procs import ProcessRecord, is_alive, spawn, stop_group, tail
+from chaos.measure.metrics.sources import Source, SourceError
+from chaos.measure.metrics.timeline import Sample
+from chaos.util.ports import free_port
+from chaos.util.procs import ProcessRecord, is_alive, spawn, stop_group, tail
 
 #: Seconds locust gets to write its final stats after SIGTERM.
 STOP_GRACE_S = 15.0

@@ -56,7 +56,7 @@ def render_gate(gate_dir: Path | str) -> Path:
     return _write(gate_dir / REPORT_FILE, "gate.html.j2", view)
 
 
-def _write(path: Path, template: str, view) -> Path:  # noqa: ANN001 - a RunView or a GateView
+def _write(path: Path, template: str, view) -> Path:
     page = _env().get_template(template).render(v=view, charts=[c.model_dump() for c in view.charts])
     path.write_text(page, encoding="utf-8")
     return path

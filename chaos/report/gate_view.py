@@ -11,9 +11,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from chaos.gate.verdict import GateVerdict
-from chaos.metrics.timeline import Timeline
+from chaos.measure.metrics.timeline import Timeline
+from chaos.measure.result import load_plan, load_result
 from chaos.report.views import Chart, Marker, Series, chart_times, generated_now, sli_series
-from chaos.result import load_plan, load_result
 
 
 class GateView(BaseModel):
@@ -29,7 +29,7 @@ class GateView(BaseModel):
 def gate_view(gate_dir: Path) -> GateView:
     """The gate report's content, from the gate directory and its runs."""
     from chaos.gate.outputs import MEANING, VERDICT_FILE
-    from chaos.stored import read_model
+    from chaos.util.stored import read_model
 
     verdict = read_model(gate_dir / VERDICT_FILE, GateVerdict, "not a gate directory (no verdict.json)")
     links = []

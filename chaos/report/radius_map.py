@@ -7,7 +7,7 @@ import math
 
 from pydantic import BaseModel
 
-from chaos.result import BlastRadius
+from chaos.measure.result import BlastRadius
 
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 190, 44, 70, 16, 12
 
@@ -67,7 +67,7 @@ def layout(services: list[str], links: list[tuple[str, str]], surfaces: dict[str
     """Positions of every surface and service, and the edges between them."""
     impact = {s.surface: s for s in radius.surfaces} if radius else {}
     nodes: dict[str, Node] = {}
-    for row, (name, rests_on) in enumerate(surfaces.items()):
+    for row, name in enumerate(surfaces):
         s = impact.get(name)
         if s is None or s.degraded is None:
             state, note = "unknown", f"unknown: too little data ({s.classification if s else 'not measured'})"

@@ -1,4 +1,4 @@
-"""An SLI over many windows at once, for charts: the same values as `chaos.sli.evaluate` gives
+"""An SLI over many windows at once, for charts: the same values as `chaos.measure.sli.evaluate` gives
 window by window, from one read of each metric instead of one per window.
 
 A counter becomes a step curve of its cumulative increase (resets handled, a new series starting
@@ -10,14 +10,16 @@ from __future__ import annotations
 import bisect
 import math
 
-from chaos.metrics.timeline import Timeline
-from chaos.sli import GaugeSLI, QuantileSLI, RatioSLI, RateSLI, Selector, SLIDef, quantile
+from chaos.measure.metrics.timeline import Timeline
+from chaos.measure.sli import GaugeSLI, QuantileSLI, RateSLI, RatioSLI, Selector, SLIDef, quantile
 
 
 class _Curve:
     """Cumulative increase of the matching counters, as a step function of time."""
 
-    def __init__(self, rows: list[tuple[float, dict[str, str], float]], sel: Selector, extra: dict[str, str] = {}):
+    def __init__(self, rows: list[tuple[float, dict[str, str], float]], sel: Selector,
+                 extra: dict[str, str] | None = None):
+        extra = extra or {}
         prev: dict[str, float] = {}
         steps: list[tuple[float, float]] = []
         for t, labels, v in rows:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from chaos.metrics.timeline import Timeline
-from chaos.result import EXPERIMENT_COPY, RunPlan, RunResult, load_plan, load_result
+from chaos.measure.metrics.timeline import Timeline
+from chaos.measure.result import EXPERIMENT_COPY, RunPlan, RunResult, load_plan, load_result
+from chaos.measure.sli import SLIDef
 from chaos.report.radius_map import RadiusMap, layout
 from chaos.report.series import windowed
-from chaos.sli import SLIDef
 
 #: Each point of a chart is the SLI over the window ending there (the blast radius's window).
 WINDOW_S = 5.0
@@ -181,7 +181,7 @@ def _sli_rows(result: RunResult) -> list[SLIRow]:
 def _journal(run_dir: Path, start: float) -> list[JournalRow]:
     if not (run_dir / "journal.db").exists():
         return []
-    from chaos.journal import Journal
+    from chaos.run.journal import Journal
 
     journal = Journal(run_dir)
     try:

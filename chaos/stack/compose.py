@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from chaos.errors import InputError, InputErrors
 from chaos.stack.model import Compose, Link, Service
-from chaos.yamlsource import YamlDocument, load_yaml, validated
+from chaos.util.yamlsource import YamlDocument, load_yaml, validated
 
 
 @dataclass

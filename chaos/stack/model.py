@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chaos.durations import Duration
+from chaos.util.durations import Duration
 
 
 class _Model(BaseModel):

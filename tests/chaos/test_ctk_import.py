@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.chaos.engine_helpers import journal_states, only_run_dir, result
@@ -59,6 +60,7 @@ def test_the_toxiproxy_readme_examples_name_proxies_the_stack_does_not_have(tmp_
         {"type": "network.latency", "link": "front->echo", "latency_ms": 5000, "jitter_ms": 200, "start": "1s"}]
 
 
+@pytest.mark.integration
 def test_the_benchs_chaos_toolkit_experiment_imports_and_runs(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     try:

@@ -6,9 +6,19 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from tests.chaos.engine_helpers import (assert_nothing_left, assert_stack_clean_while_up, journal_states,
-                                        only_run_dir, result, start_run_until_injected)
+import pytest
+
+from tests.chaos.engine_helpers import (
+    assert_nothing_left,
+    assert_stack_clean_while_up,
+    journal_states,
+    only_run_dir,
+    result,
+    start_run_until_injected,
+)
 from tests.conftest import STACKS, chaosgate
+
+pytestmark = pytest.mark.integration  # starts a stack, a server or a browser
 
 EXPERIMENT = STACKS / "mini" / "experiment.yaml"
 
@@ -107,3 +117,25 @@ def test_after_sigkill_rollback_reconciles_and_the_next_run_says_so(out: Path) -
     assert_nothing_left(run_dir)
     newest = sorted((out / "runs").glob("*"))[-1]
     assert result(newest)["reconciled_before"] == ["stopped leftover stack 'mini'"]
+
+
+def test_a_measurement_that_raises_still_takes_the_stack_down_and_writes_the_result(
+        out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bug in measurement (here: one planted) comes after every fault was injected; the end of
+    # the run must still roll back, stop every process and record why it failed.
+    from chaos.run import engine
+    from chaos.spec.experiment import load_experiment
+
+    def broken_measure(*_args: object) -> None:
+        raise ZeroDivisionError("planted measurement bug")
+
+    monkeypatch.setattr(engine, "measure", broken_measure)
+    res = engine.Engine(load_experiment(EXPERIMENT), out).run()
+    run_dir = only_run_dir(out)
+    stored = result(run_dir)
+    assert res.status == stored["status"] == "failed"
+    assert "measurement" in stored["reason"] and "planted measurement bug" in stored["reason"], stored["reason"]
+    assert all(f["injected_at"] for f in stored["faults"]), "the faults were injected before measurement"
+    assert stored["rollback"]["failures"] == [] and stored["rollback"]["leftovers"] == []
+    assert "ZeroDivisionError: planted measurement bug" in (run_dir / "engine-error.txt").read_text()
+    assert_nothing_left(run_dir)

@@ -5,26 +5,28 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pika
 import pika.exceptions
 import pytest
 import requests
+from pydantic import TypeAdapter
 
 from chaos import backends
 from chaos.backends.state import StackState
 from chaos.components.rabbitmq import ManagementClient
 from chaos.components.toxiproxy import ToxiproxyClient
-from chaos.experiment import FaultSpec
 from chaos.faults import FaultContext
-from chaos.journal import Journal
-from chaos.reconcile import rollback_journal, verify_gone
+from chaos.run.journal import Journal
+from chaos.run.reconcile import rollback_journal, verify_gone
+from chaos.spec.experiment import FaultSpec
 from chaos.stack import load_stack
-from pydantic import TypeAdapter
 from tests.conftest import STACKS, containers_of, group_pids, live, require_docker
 from tests.runstack.helpers import wait_until
+
+pytestmark = pytest.mark.integration  # starts a stack, a server or a browser
 
 MINI = STACKS / "mini" / "docker-compose.yml"
 parse_fault = TypeAdapter(FaultSpec).validate_python

@@ -10,9 +10,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaos import procs
 from chaos.errors import InputError
-from chaos.experiment import load_experiment
+from chaos.spec.experiment import load_experiment
+from chaos.util import procs
 from tests.conftest import STACKS, chaosgate
 
 BASE = yaml.safe_load((STACKS / "mini" / "experiment.yaml").read_text())

@@ -19,14 +19,14 @@ import pytest
 import requests
 
 from chaos.backends.state import StackState
-from chaos.journal import Journal
+from chaos.run.journal import Journal
 from tests.chaos.engine_helpers import assert_nothing_left, assert_stack_clean_while_up, only_run_dir, result
 from tests.conftest import ROOT, STACKS, chaosgate
 from tests.runstack.helpers import wait_until
 
 MINI = STACKS / "mini"
 #: One worker for the module: its tests share one started stack (the module's fixture).
-pytestmark = pytest.mark.xdist_group("gameday")
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("gameday")]
 COMPOSE = MINI / "docker-compose.yml"
 LATENCY = "{type: network.latency, link: front -> echo, latency_ms: 400}"
 

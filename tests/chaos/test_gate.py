@@ -9,13 +9,14 @@ import json
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
 import pytest
 
 from chaos.backends.state import StackState
 from tests.conftest import ROOT, STACKS, chaosgate, group_pids, live
 
 # Run-stack experiments under load: one xdist lane for all of them (see tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("runstack")
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("runstack")]
 
 POLICY = ROOT / "gates" / "pre-promotion.yaml"
 HANG = "telemetry-release-hang"

@@ -8,7 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import STACKS, chaosgate
+
+pytestmark = pytest.mark.integration  # starts a stack, a server or a browser
 
 PROFILE = """
 import os

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chaos.gate.stats import Counts, compare
+from chaos.measure.stats import Counts, compare
 
 ALPHA = 0.05
 

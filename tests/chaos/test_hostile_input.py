@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from chaos.backends.state import ServiceState
 from chaos.components.rabbitmq import ManagementClient
 from chaos.components.toxiproxy import ToxiproxyClient
 from chaos.errors import InfraError
-from chaos.journal import Journal
-from chaos.metrics.sources import SourceError, prometheus
-from chaos.backends.state import ServiceState
-from chaos.reconcile import rollback_journal
+from chaos.measure.metrics.sources import SourceError, prometheus
+from chaos.run.journal import Journal
+from chaos.run.reconcile import rollback_journal
 from tests.chaos.engine_helpers import journal_states, only_run_dir, stack_pids, start_run_until_injected
 from tests.conftest import STACKS, chaosgate, group_pids, live
 
@@ -152,6 +152,7 @@ def hostile_server():
     server.shutdown()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("mode", ["endless", "huge", "garbage", "500"])
 def test_a_metrics_endpoint_that_answers_badly_is_missing_data_within_the_read_bound(hostile_server, mode) -> None:
     url = hostile_server(mode)
@@ -165,6 +166,7 @@ def test_a_metrics_endpoint_that_answers_badly_is_missing_data_within_the_read_b
     assert took < 30, "the read ended by its own bound, not the server's"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("mode", ["500", "garbage", "endless"])
 def test_a_toxiproxy_api_that_answers_badly_gives_a_clear_error_and_rollback_still_completes(
         tmp_path: Path, hostile_server, mode) -> None:
@@ -183,6 +185,7 @@ def test_a_toxiproxy_api_that_answers_badly_gives_a_clear_error_and_rollback_sti
     assert all(url in f for f in failures), failures  # each names the endpoint that misbehaved
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("mode", ["500", "garbage", "endless"])
 def test_a_rabbitmq_api_that_answers_badly_gives_a_clear_error_and_rollback_still_completes(
         tmp_path: Path, hostile_server, mode) -> None:
@@ -207,6 +210,7 @@ def _killed_mid_fault(out: Path) -> Path:
     return only_run_dir(out)
 
 
+@pytest.mark.integration
 def test_rollback_of_an_out_folder_reconciles_its_runs_and_a_wrong_path_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     run_dir = _killed_mid_fault(out)
@@ -223,6 +227,7 @@ def test_rollback_of_an_out_folder_reconciles_its_runs_and_a_wrong_path_is_refus
     assert res.code == 3 and "not a run directory" in res.err, res.err
 
 
+@pytest.mark.integration
 def test_a_wiped_workspace_leaves_no_process_behind(tmp_path: Path) -> None:
     out = tmp_path / "workspace" / "reports"
     run_dir = _killed_mid_fault(out)

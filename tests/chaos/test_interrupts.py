@@ -18,6 +18,8 @@ from chaos.backends.state import StackState
 from tests.chaos.engine_helpers import assert_nothing_left, assert_stack_clean_while_up
 from tests.conftest import ROOT, STACKS, chaosgate, require_docker
 
+pytestmark = pytest.mark.integration  # starts a stack, a server or a browser
+
 EXPERIMENT = STACKS / "mini" / "experiment.yaml"
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
 POINTS = 15

@@ -30,7 +30,8 @@ surfaces:
   visitors:
     services: [front]
     slis:
-      failure_ratio: {{kind: ratio, source: load, good: locust_failures_total, total: locust_requests_total, better: lower, tolerance: 0.05}}
+      failure_ratio: {{kind: ratio, source: load, good: locust_failures_total, total: locust_requests_total,
+                       better: lower, tolerance: 0.05}}
 expected_radius: []
 """
 
@@ -132,6 +133,8 @@ def http_target():
         server.shutdown()
         silent.close()
 
+
+pytestmark = pytest.mark.integration  # starts a stack, a server or a browser
 
 PROFILE = """
 from locust import FastHttpUser, constant_throughput, task

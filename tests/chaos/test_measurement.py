@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from chaos.metrics.sampler import Sampler
-from chaos.metrics.sources import sources_for
-from chaos.metrics.timeline import Timeline
-from chaos.sli import RatioSLI, Selector, counter_delta, evaluate
+from chaos.measure.metrics.sampler import Sampler
+from chaos.measure.metrics.sources import sources_for
+from chaos.measure.metrics.timeline import Timeline
+from chaos.measure.sli import RatioSLI, Selector, counter_delta, evaluate
 from runstack.metadata import QUEUE
 from runstack.traffic import drive
 from tests.chaos.engine_helpers import assert_nothing_left, only_run_dir, result
@@ -21,7 +21,7 @@ from tests.conftest import ROOT, chaosgate, require_docker
 from tests.runstack.helpers import metrics, runstack, url, value, wait_until
 
 # Run-stack experiments under load: one xdist lane for all of them (see tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("runstack")
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("runstack")]
 
 RELEASE = ROOT / "experiments" / "incident-2026-02" / "telemetry-release-hang.yaml"
 

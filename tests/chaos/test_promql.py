@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
 
-from chaos.metrics.promql import PromQLSourceSpec, promql_source
-from chaos.metrics.sampler import Sampler
-from chaos.metrics.timeline import Timeline
-from chaos.ports import free_port
-from chaos.sli import GaugeSLI, RateSLI, evaluate
+from chaos.measure.metrics.promql import PromQLSourceSpec, promql_source
+from chaos.measure.metrics.sampler import Sampler
+from chaos.measure.metrics.timeline import Timeline
+from chaos.measure.sli import GaugeSLI, RateSLI, evaluate
+from chaos.util.ports import free_port
 from tests.chaos.engine_helpers import only_run_dir, result
 from tests.conftest import STACKS, chaosgate
 from tests.runstack.helpers import wait_until
+
+pytestmark = pytest.mark.integration  # starts a stack, a server or a browser
 
 
 @pytest.fixture(scope="module")

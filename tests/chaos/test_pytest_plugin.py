@@ -13,7 +13,7 @@ from tests.chaos.engine_helpers import journal_states
 from tests.conftest import STACKS, group_pids, live
 
 pytest_plugins = ["pytester"]
-pytestmark = pytest.mark.xdist_group("pytest-plugin")
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("pytest-plugin")]
 MINI = STACKS / "mini"
 
 

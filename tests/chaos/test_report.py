@@ -86,6 +86,7 @@ def mini_run(tmp_path_factory) -> Path:
     return run_dir
 
 
+@pytest.mark.integration
 def test_a_run_report_loads_offline_and_shows_everything(browser, mini_run: Path, tmp_path: Path) -> None:
     report = mini_run / "report.html"
     page = Page(browser, report, tmp_path / "screenshots")
@@ -106,6 +107,7 @@ def test_a_run_report_loads_offline_and_shows_everything(browser, mini_run: Path
     assert index.exists() and "mini-faults" in index.read_text()
 
 
+@pytest.mark.integration
 def test_a_gate_report_shows_the_verdict_criteria_charts_and_links(browser, tmp_path: Path) -> None:
     exp = tmp_path / "experiment.yaml"
     exp.write_text((MINI / "experiment.yaml").read_text()
@@ -134,6 +136,7 @@ def test_a_gate_report_shows_the_verdict_criteria_charts_and_links(browser, tmp_
         assert (gate_dir / links.nth(i).get_attribute("href")).resolve().exists()
 
 
+@pytest.mark.integration
 def test_hostile_names_stay_text(browser, mini_run: Path, tmp_path: Path) -> None:
     # A stored run whose names carry markup (as a user's files may): the report renders them as text.
     run_dir = tmp_path / "runs" / "hostile"
@@ -177,6 +180,7 @@ def test_hostile_names_stay_text(browser, mini_run: Path, tmp_path: Path) -> Non
     assert page.dialogs == [] and page.errors == [] and page.page.locator("img").count() == 0
 
 
+@pytest.mark.integration
 def test_a_run_cut_short_by_sigterm_still_has_a_report_that_says_so(browser, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     proc = start_run_until_injected(MINI / "experiment.yaml", out, 3)
@@ -191,12 +195,13 @@ def test_a_run_cut_short_by_sigterm_still_has_a_report_that_says_so(browser, tmp
     assert "rolled_back" in page.page.locator("#journal").inner_text()
 
 
+@pytest.mark.integration
 def test_chart_series_are_the_slis_own_values(mini_run: Path) -> None:
     """The one-pass series a chart draws equals `evaluate` window by window (the SLI's definition)."""
-    from chaos.metrics.timeline import Timeline
+    from chaos.measure.metrics.timeline import Timeline
+    from chaos.measure.result import load_plan, load_result
+    from chaos.measure.sli import evaluate
     from chaos.report.series import windowed
-    from chaos.result import load_plan, load_result
-    from chaos.sli import evaluate
 
     plan, result = load_plan(mini_run), load_result(mini_run)
     tl = Timeline(mini_run)
@@ -217,9 +222,9 @@ def test_chart_series_are_the_slis_own_values(mini_run: Path) -> None:
 def test_chart_series_match_evaluate_for_counters_histograms_resets_and_gaps(tmp_path: Path) -> None:
     import random
 
-    from chaos.metrics.timeline import Sample, Timeline
+    from chaos.measure.metrics.timeline import Sample, Timeline
+    from chaos.measure.sli import GaugeSLI, QuantileSLI, RateSLI, RatioSLI, evaluate
     from chaos.report.series import windowed
-    from chaos.sli import GaugeSLI, QuantileSLI, RateSLI, RatioSLI, evaluate
 
     rng = random.Random(3)
     tl = Timeline(tmp_path)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from chaos.blast import is_degraded
-from chaos.metrics.timeline import Sample, Timeline
-from chaos.sli import GaugeSLI, QuantileSLI, RatioSLI, Selector, counter_delta, evaluate, quantile
+from chaos.measure.blast import is_degraded
+from chaos.measure.metrics.timeline import Sample, Timeline
+from chaos.measure.sli import GaugeSLI, QuantileSLI, RatioSLI, Selector, counter_delta, evaluate, quantile
 
 
 def test_selector_parsing_and_matching() -> None:

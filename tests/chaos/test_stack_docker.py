@@ -17,13 +17,13 @@ import requests
 
 from chaos.backends.docker import DockerBackend
 from chaos.backends.state import StackState
-from chaos.metrics.sources import SourceError, sources_for
+from chaos.measure.metrics.sources import SourceError, sources_for
 from chaos.stack import load_stack
 from tests.conftest import ROOT, STACKS, chaosgate, containers_of, require_docker, stack_state
 from tests.netns import namespace_hosts
 from tests.runstack.helpers import wait_until
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
 MINI = STACKS / "mini" / "docker-compose.yml"
 
 
@@ -162,10 +162,10 @@ def test_containers_whose_run_directory_is_gone_are_swept_by_rollback(tmp_path: 
 def test_cpu_limit_throttles_the_container_until_rolled_back(tmp_path: Path) -> None:
     from pydantic import TypeAdapter
 
-    from chaos.experiment import FaultSpec
     from chaos.faults import FaultContext
-    from chaos.journal import Journal
-    from chaos.reconcile import rollback_journal, verify_gone
+    from chaos.run.journal import Journal
+    from chaos.run.reconcile import rollback_journal, verify_gone
+    from chaos.spec.experiment import FaultSpec
 
     client = require_docker()
     backend = DockerBackend()

@@ -9,10 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from chaos.ports import is_listening
+from chaos.util.ports import is_listening
 from tests.conftest import ROOT, STACKS, chaosgate, group_pids, live, recorded_pids, stack_state
+
+pytestmark = pytest.mark.integration  # starts a stack, a server or a browser
 
 MINI = STACKS / "mini" / "docker-compose.yml"
 
@@ -119,10 +122,10 @@ def test_cpu_limit_throttles_the_process_group_until_rolled_back(tmp_path: Path)
     from chaos.backends.local import LocalBackend
     from chaos.backends.state import StackState
     from chaos.components import cgroups
-    from chaos.experiment import FaultSpec
     from chaos.faults import FaultContext
-    from chaos.journal import Journal
-    from chaos.reconcile import rollback_journal, verify_gone
+    from chaos.run.journal import Journal
+    from chaos.run.reconcile import rollback_journal, verify_gone
+    from chaos.spec.experiment import FaultSpec
     from chaos.stack import load_stack
 
     assert cgroups.unavailable() is None, cgroups.unavailable()

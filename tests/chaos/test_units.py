@@ -6,10 +6,10 @@ import socket
 
 import pytest
 
-from chaos.durations import parse_duration
-from chaos.ports import EPHEMERAL_RANGE, free_port
-from chaos.stack.interpolate import InterpolationError, interpolate
 from chaos.stack.model import container_port
+from chaos.util.durations import parse_duration
+from chaos.util.interpolate import InterpolationError, interpolate
+from chaos.util.ports import EPHEMERAL_RANGE, free_port
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -61,7 +61,7 @@ def test_two_processes_planning_at_once_never_plan_the_same_port() -> None:
     import subprocess
     import sys
 
-    plan = "from chaos.ports import free_port; print(' '.join(str(free_port()) for _ in range(600)))"
+    plan = "from chaos.util.ports import free_port; print(' '.join(str(free_port()) for _ in range(600)))"
     procs = [subprocess.Popen([sys.executable, "-c", plan], stdout=subprocess.PIPE, text=True) for _ in range(3)]
     plans = [set(map(int, p.communicate(timeout=60)[0].split())) for p in procs]
     assert all(len(p) == 600 for p in plans), [len(p) for p in plans]
@@ -75,7 +75,7 @@ LOADERS = ["libyaml", "python"]
 def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each of the two YAML loaders chaosgate may use: libyaml's parser (where PyYAML has it) or
     PyYAML's own; both sit under the same bounded composer and must refuse the same way."""
-    from chaos import yamlsource
+    from chaos.util import yamlsource
 
     if request.param == "python":
         monkeypatch.setattr(yamlsource, "_BoundedLoader", yamlsource._PythonLoader)
@@ -88,7 +88,7 @@ def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
                                   "recursive alias", "control character"])
 def test_both_yaml_loaders_refuse_hostile_text_alike(yaml_loader: str, case: str) -> None:
     from chaos.errors import InputError
-    from chaos.yamlsource import parse_yaml
+    from chaos.util.yamlsource import parse_yaml
     from tests.chaos.test_hostile_input import HOSTILE
 
     text, expected = HOSTILE[case]
@@ -98,7 +98,7 @@ def test_both_yaml_loaders_refuse_hostile_text_alike(yaml_loader: str, case: str
 
 
 def test_both_yaml_loaders_locate_values_alike(yaml_loader: str) -> None:
-    from chaos.yamlsource import parse_yaml
+    from chaos.util.yamlsource import parse_yaml
 
     doc = parse_yaml("name: x\nfaults:\n  - type: a\n    latency_ms: 3\n  - {type: b}\nmerge: &m {k: 1}\nother: *m\n", "f")
     assert doc.data["other"] == {"k": 1}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families

@@ -10,16 +10,16 @@ import requests
 from pydantic import TypeAdapter
 
 from chaos.backends.state import StackState
-from chaos.experiment import FaultSpec
 from chaos.faults import FaultContext
-from chaos.journal import Journal
-from chaos.reconcile import rollback_journal, verify_gone
+from chaos.run.journal import Journal
+from chaos.run.reconcile import rollback_journal, verify_gone
+from chaos.spec.experiment import FaultSpec
 from chaos.stack import load_stack
 from runstack.traffic import drive
 from tests.runstack.helpers import COMPOSE, FAST, runstack, url, wait_until
 
 # Run-stack experiments under load: one xdist lane for all of them (see tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("runstack")
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("runstack")]
 
 parse_fault = TypeAdapter(FaultSpec).validate_python
 

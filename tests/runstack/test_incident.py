@@ -13,7 +13,7 @@ from runstack.traffic import drive
 from tests.runstack.helpers import broker, late_starts, metrics, runs_by_reason, runstack, url, value, wait_until
 
 # Run-stack experiments under load: one xdist lane for all of them (see tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("runstack")
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("runstack")]
 
 RUNS = "runstack_runs_total"
 INTERNAL = {"status": "failed", "reason": "Internal error"}

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import ROOT, chaosgate
 
 # Run-stack experiments under load: one xdist lane for all of them (see tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("runstack")
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("runstack")]
 
 POLICY = ROOT / "gates" / "pre-promotion.yaml"
 PATHS = ["broker-connection-saturation", "publications-instability", "shared-pool-exhaustion"]

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from runstack import telemetry
-from tests.conftest import ROOT as ROOT_DIR
 from runstack.catalogue import catalogue
+from tests.conftest import ROOT as ROOT_DIR
 
 
 def test_catalogue_is_deterministic_and_about_a_quarter_triggers() -> None:

@@ -1,0 +1,30 @@
+"""A finished run's measurement: every SLI per phase, what had no data, and the blast radius."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chaos.measure.blast import blast_radius
+from chaos.measure.sli import evaluate
+
+if TYPE_CHECKING:
+    from chaos.measure.metrics.timeline import Timeline
+    from chaos.measure.result import RunResult
+    from chaos.spec.experiment import LoadedExperiment
+
+
+def measure(exp: LoadedExperiment, result: RunResult, timeline: Timeline) -> None:
+    """Every SLI per phase (warmup aside), what is missing, and the blast radius, into `result`."""
+    for surface_name, surface in exp.surfaces.items():
+        for sli_name, sli in surface.slis.items():
+            per_phase = {}
+            for phase, (t0, t1) in result.phases.items():
+                if phase == "warmup":
+                    continue
+                v = evaluate(timeline, sli, sli.source or surface.services[0], t0, t1)
+                per_phase[phase] = v
+                if v.value is None:
+                    result.missing.append(f"{surface_name}.{sli_name} ({phase}): {v.missing}")
+            result.slis.setdefault(surface_name, {})[sli_name] = per_phase
+    if "fault" in result.phases and result.status in ("completed", "aborted"):
+        result.blast_radius = blast_radius(exp, result, timeline)

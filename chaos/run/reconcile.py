@@ -1,0 +1,191 @@
+"""Rolling back what a journal says may still be injected — in the run, or after a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from chaos import backends
+from chaos.backends.state import STATE_FILE, StackState
+from chaos.errors import InfraError
+from chaos.faults import rollback_undo, still_in_place
+from chaos.run.journal import JOURNAL_FILE, Journal
+
+
+def rollback_journal(journal: Journal, only: set[int] | None = None) -> list[str]:
+    """Undo outstanding entries, newest first; descriptions of those that could not be undone."""
+    failures = []
+    for entry in reversed(journal.outstanding()):
+        if only is not None and entry.id not in only:
+            continue
+        try:
+            rollback_undo(entry.undo)
+            journal.mark(entry.id, "rolled_back")
+        except Exception as exc:  # noqa: BLE001 - whatever one undo met (a 500, nonsense), the others still run
+            why = str(exc) if isinstance(exc, InfraError) else f"{exc.__class__.__name__}: {exc}"
+            journal.mark(entry.id, "rollback_failed", why)
+            failures.append(f"{entry.fault} on {entry.target}: {why}")
+    return failures
+
+
+def verify_gone(journal: Journal) -> list[str]:
+    """Re-read each component: what of this run's faults is still in place (ideally nothing)."""
+    leftovers = []
+    for entry in journal.entries():
+        try:
+            what = still_in_place(entry.undo)
+        except Exception as exc:  # noqa: BLE001 - an answer that makes no sense verifies nothing
+            what = f"cannot verify: {exc}"
+        if what:
+            leftovers.append(f"{entry.fault}: {what}")
+    return leftovers
+
+
+def reconcile_run(run_dir: Path, say: Callable[[str], None], keep_stack: bool = False) -> list[str]:
+    """Roll back a run directory's outstanding faults, then (unless keep_stack) stop its stack."""
+    done = []
+    state = StackState.load(run_dir) if (run_dir / STATE_FILE).exists() else None
+    stack_alive = state is not None and state.status in ("starting", "up", "stopping")
+    if (run_dir / JOURNAL_FILE).exists():
+        journal = Journal(run_dir)
+        try:
+            for entry in reversed(journal.outstanding()):
+                try:
+                    rollback_undo(entry.undo)
+                    journal.mark(entry.id, "rolled_back", "reconciled")
+                    done.append(f"rolled back {entry.fault} on {entry.target}")
+                except Exception as exc:  # noqa: BLE001 - see rollback_journal
+                    if not stack_alive and isinstance(exc, InfraError):
+                        # The stack is gone, and the fault lived in it: nothing is left to undo.
+                        journal.mark(entry.id, "rolled_back", f"stack gone: {exc}")
+                        done.append(f"{entry.fault} on {entry.target}: gone with its stack")
+                    else:
+                        journal.mark(entry.id, "rollback_failed", str(exc))
+                        done.append(f"FAILED to roll back {entry.fault} on {entry.target}: {exc}")
+            if done:
+                journal.event("reconciled", actions=done)
+        finally:
+            journal.close()
+    if stack_alive and not keep_stack:
+        backends.get(state.backend, say=say).down(state)
+        done.append(f"stopped leftover stack {state.name!r}")
+    for line in done:
+        say(f"reconcile {run_dir.name}: {line}")
+    return done
+
+
+OWNER_FILE = "owner.json"
+
+
+def claim(run_dir: Path) -> None:
+    """Mark this process as the run directory's owner, so concurrent commands leave it alone."""
+    me = psutil.Process()
+    (run_dir / OWNER_FILE).write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
+
+
+def owned_by_live_process(run_dir: Path) -> bool:
+    """True when the process that owns the run directory still runs (then it is not a leftover)."""
+    try:
+        owner = json.loads((run_dir / OWNER_FILE).read_text())
+        proc = psutil.Process(owner["pid"])
+        return abs(proc.create_time() - owner["create_time"]) < 0.01 and proc.pid != os.getpid()
+    except (OSError, ValueError, KeyError, psutil.NoSuchProcess):
+        return False
+
+
+def needs_reconcile(run_dir: Path) -> bool:
+    """True when a run directory has outstanding faults or a stack still marked running."""
+    if owned_by_live_process(run_dir):
+        return False
+    if (run_dir / STATE_FILE).exists():
+        try:
+            if StackState.load(run_dir).status in ("starting", "up", "stopping"):
+                return True
+        except Exception:  # noqa: BLE001 - an unreadable state file is not ours to judge here
+            pass
+    if (run_dir / JOURNAL_FILE).exists():
+        journal = Journal(run_dir)
+        try:
+            return bool(journal.outstanding())
+        finally:
+            journal.close()
+    return False
+
+
+def reconcile_all(out_dir: Path, say: Callable[[str], None]) -> list[str]:
+    """Reconcile every run directory under out_dir/runs that needs it, and sweep orphan containers."""
+    done = []
+    for run_dir in sorted((out_dir / "runs").glob("*")):
+        if run_dir.is_dir() and needs_reconcile(run_dir):
+            done += reconcile_run(run_dir, say)
+    return done + sweep_orphans(say)
+
+
+def reconcile_stacks(out_dir: Path, say: Callable[[str], None]) -> list[str]:
+    """Roll back faults injected by hand (`chaosgate inject`) on stacks under out_dir/stacks; the
+    stacks themselves stay up: `chaosgate stack down` is how a person ends them."""
+    done = []
+    for run_dir in sorted((out_dir / "stacks").glob("*")):
+        if (run_dir / JOURNAL_FILE).exists() and not owned_by_live_process(run_dir):
+            journal = Journal(run_dir)
+            try:
+                pending = bool(journal.outstanding())
+            finally:
+                journal.close()
+            if pending:
+                done += reconcile_run(run_dir, say, keep_stack=True)
+    return done
+
+
+def sweep_orphans(say: Callable[[str], None]) -> list[str]:
+    """Stop local processes, and remove containers and networks, of run directories that no
+    longer exist.
+
+    With its directory gone (a CI workspace wiped after a SIGKILL, a test's temporary folder),
+    no journal or state can ever lead a command back to them: the mark they carry (a variable in
+    a process's environment, a container's label) is the only trace left.
+    """
+    from chaos.util.procs import stop_orphans
+
+    done = stop_orphans()
+    for line in done:
+        say(f"reconcile: {line}")
+    return done + _sweep_containers(say)
+
+
+def _sweep_containers(say: Callable[[str], None]) -> list[str]:
+    from chaos.components import containers
+
+    if not Path("/var/run/docker.sock").exists() and "DOCKER_HOST" not in os.environ:
+        return []  # no engine on this machine: do not pay for the SDK's import
+    try:
+        client = containers.connect(timeout_s=5)
+    except InfraError:
+        return []
+    mine, local = containers.machine_id(), containers.remote_host(containers.current_engine()) is None
+
+    def ours(labels: dict[str, str]) -> bool:
+        # An engine shared by several machines holds their stacks too: their run directories are
+        # not on this one, and they are not orphans.
+        host = labels.get(containers.LABEL_HOST)
+        return host == mine or (host is None and local)
+
+    done = []
+    for container in client.containers.list(all=True, filters={"label": containers.LABEL_RUN}):
+        run_dir = container.labels.get(containers.LABEL_RUN, "")
+        if run_dir and not Path(run_dir).exists() and ours(container.labels):
+            containers.stop_and_remove(client, container, 5)
+            done.append(f"removed orphan container {container.name} (its run directory {run_dir} is gone)")
+    for network in client.networks.list(filters={"label": containers.LABEL_RUN}):
+        labels = network.attrs.get("Labels") or {}
+        run_dir = labels.get(containers.LABEL_RUN, "")
+        if run_dir and not Path(run_dir).exists() and ours(labels):
+            containers.remove_network(client, network.name)
+            done.append(f"removed orphan network {network.name}")
+    for line in done:
+        say(f"reconcile: {line}")
+    return done
