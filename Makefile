@@ -3,13 +3,23 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo clean
+.PHONY: setup lint unit test demo clean
 
 setup:
 	bash scripts/setup
 
+# Style and likely bugs (ruff), types (mypy), and the layers' import contract (import-linter).
+lint: setup
+	$(VENV)/bin/ruff check chaos tests bench scripts runstack
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
+
+# The fast lane: every test that starts no stack, server or browser (well under a minute).
+unit: setup
+	$(PY) -m pytest -q -n 2 -m "not integration" $(PYTEST_ARGS)
+
 # Two xdist workers: the run-stack experiments in one lane (see tests/conftest.py), the rest in the other.
-test: setup
+test: setup lint
 	$(PY) -m pytest -ra -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 demo: setup

@@ -12,7 +12,7 @@ The engine is recorded in the state, so every later command acts on the engine t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,9 @@ class DockerBackend(Backend):
                         svc.x_chaosgate.port_env: str(next(iter(svc_state.ports)))})
             for service, link in stack.links():
                 if service == name:
-                    env[link.env] = next(ls.address for ls in state.links if ls.name == stack.link_name(service, link))
+                    address = next(ls.address for ls in state.links if ls.name == stack.link_name(service, link))
+                    assert address is not None, "_plan gives every link of a docker stack its address"
+                    env[link.env] = address
         svc_state.env = env
         svc_state.limits = _limits(svc)
         state.save()
@@ -293,8 +295,9 @@ def _limits(svc: Any) -> dict[str, Any]:
 
 
 def _run(client: Any, state: StackState, name: str, image: str, command: list[str] | None,
-         env: dict[str, str], ports: dict[str, tuple[str, int]], **extra: Any) -> Any:
-    """Run one labelled container on the stack's network, reachable there as `name`."""
+         env: dict[str, str], ports: Mapping[str, tuple[str, int | None]], **extra: Any) -> Any:
+    """Run one labelled container on the stack's network, reachable there as `name`; `ports` maps
+    "PORT/tcp" to (host address, host port), None letting the engine pick the port."""
     return client.containers.run(
         image, command=command, name=f"chaosgate-{_short_id(state.run_dir)}-{name}", detach=True,
         environment=env, labels={**_labels(state), containers.LABEL_SERVICE: name},

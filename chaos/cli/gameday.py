@@ -108,7 +108,7 @@ def cmd_load(args: argparse.Namespace, say, parse_sets, write_report) -> int:
         phases = dict(session.result.phases)
         current = max(phases, key=lambda k: phases[k][0]) if phases else "starting"
         active = [f"#{e.id} {e.fault} on {e.target}" for e in gameday.outstanding(state)]
-        left = session.t0 + duration - time.time() if session.t0 else None
+        left = session.t0 + opts.duration - time.time() if session.t0 else None
         return LiveStatus(title=f"game day on {state.name}", phase=current, left_s=left, phases=phases, faults=active)
 
     with live_console(args.live, exp.surfaces, session.run_dir, status, say, session):

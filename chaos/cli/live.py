@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
@@ -140,7 +140,8 @@ class LiveView:
         head = Text.assemble((status.title, "bold"), "  phase ", (status.phase, "bold cyan"), left)
         faults = Text("faults active: " + (", ".join(status.faults) or "none"),
                       style="bold yellow" if status.faults else "")
-        parts = [head, faults, self._table or Text("waiting for the first samples…"), Text(self._radius)]
+        parts: list[RenderableType] = [head, faults, self._table or Text("waiting for the first samples…"),
+                                       Text(self._radius)]
         parts.append(Panel("\n".join(self.log) or " ", title="messages", title_align="left"))
         return Group(*parts)
 

@@ -8,9 +8,16 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chaos import __version__
 from chaos.errors import EXIT_INVALID, ChaosgateError, InputError
+
+if TYPE_CHECKING:  # the commands import what they need when they run: starting the CLI stays quick
+    from pydantic import BaseModel
+
+    from chaos.run.stackpool import Lease
+    from chaos.spec.experiment import LoadedExperiment
 
 DEFAULT_COMPOSE = "docker-compose.yml"
 DEFAULT_OUT = "reports"
@@ -137,6 +144,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
+    model: type[BaseModel]
     if args.kind == "policy":
         from chaos.gate.policy import GatePolicy as model
     elif args.kind == "waivers":
@@ -178,7 +186,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return {"completed": 0, "aborted": 1, "inconclusive": 2, "failed": 3}[result.status]
 
 
-def _attach(exp, out: Path):
+def _attach(exp: LoadedExperiment, out: Path) -> Lease:
     """The running stack of the experiment's name (`chaosgate stack up`), checked clean, as a lease."""
     from chaos.gameday import outstanding, running_stack
     from chaos.measure.result import StackReuse

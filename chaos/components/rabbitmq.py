@@ -7,6 +7,7 @@ import pwd
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 from chaos.errors import InfraError
 from chaos.util.ports import free_port
@@ -102,7 +103,8 @@ class ManagementClient:
         self._http = requests.Session()
         self._http.auth = (user, password)
 
-    def _call(self, method: str, path: str, body: object = None) -> object:
+    def _call(self, method: str, path: str, body: object = None) -> Any:
+        """The parsed JSON answer (None when empty): its shape is the management API's."""
         from chaos.util.wire import fetch, json_body
 
         status, content = fetch(self._http, method, self.url + path, self.timeout_s, json=body)
@@ -113,16 +115,16 @@ class ManagementClient:
 
     def overview(self) -> dict:
         """/api/overview."""
-        return self._call("GET", "/api/overview")  # type: ignore[return-value]
+        return self._call("GET", "/api/overview")
 
     def queue_depths(self) -> dict[str, int]:
         """Messages ready or unacknowledged in each queue, by queue name."""
         queues = self._call("GET", "/api/queues?columns=name,messages") or []
-        return {q["name"]: int(q.get("messages") or 0) for q in queues}  # type: ignore[union-attr]
+        return {q["name"]: int(q.get("messages") or 0) for q in queues}
 
     def connections(self) -> list[dict]:
         """Every open client connection."""
-        return self._call("GET", "/api/connections")  # type: ignore[return-value]
+        return self._call("GET", "/api/connections")
 
     def close_connection(self, name: str) -> None:
         """Force-close one client connection by its broker-side name."""

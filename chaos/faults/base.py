@@ -73,8 +73,9 @@ class FaultContext:
 
         return ToxiproxyClient(self.state.toxiproxy_url or "")
 
-    def apply(self, fault: Fault, target: str, undo: dict[str, Any], act: Callable[[], None]) -> int:
-        """Record `undo` durably, then `act`; if acting fails, undo at once and re-raise."""
+    def apply(self, fault: Fault, target: str, undo: dict[str, Any], act: Callable[[], object]) -> int:
+        """Record `undo` durably, then `act` (what it returns is not used); if acting fails, undo at
+        once and re-raise."""
         from chaos.faults import rollback_undo
 
         entry = self.journal.intend(fault.type, target, undo)

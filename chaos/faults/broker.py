@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -50,7 +50,7 @@ class HoldConnections(_BrokerFault):
             import pika  # lazily: validating an experiment needs no AMQP client
             import pika.exceptions
 
-            conns = []
+            conns: list[Any] = []  # pika connections (pika ships no type information)
             with _lock:
                 _held[name] = conns
             params = pika.ConnectionParameters(host=host, port=port, heartbeat=0,

@@ -3,6 +3,7 @@ and restart them with the original ones on rollback (how it is rolled back)."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -38,7 +39,7 @@ class Swap(Fault):
             original = dict(ctx.state.services[name].env or {})
             undo = {"kind": "config.restore", "run_dir": ctx.state.run_dir, "service": name, "env": original}
             changed = {**original, **self.set}
-            ids.append(ctx.apply(self, name, undo, lambda n=name, e=changed: respawn(Path(ctx.state.run_dir), n, e)))
+            ids.append(ctx.apply(self, name, undo, functools.partial(respawn, Path(ctx.state.run_dir), name, changed)))
             ctx.state.services[name] = stack_state(ctx.state.run_dir).services[name]
         return ids
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, ClassVar, Literal
 
@@ -41,7 +42,7 @@ class _ToxicFault(_LinkFault):
             toxic = Toxic(name=name, type=self.toxic_type, stream=self.stream, toxicity=self.toxicity,
                           attributes=self.attributes())
             undo = {"kind": "toxiproxy.remove_toxic", "url": client.url, "proxy": proxy, "toxic": name}
-            ids.append(ctx.apply(self, proxy, undo, lambda p=proxy, t=toxic: client.add_toxic(p, t)))
+            ids.append(ctx.apply(self, proxy, undo, functools.partial(client.add_toxic, proxy, toxic)))
         return ids
 
 
@@ -129,7 +130,7 @@ class Down(_LinkFault):
     def inject(self, ctx: FaultContext) -> list[int]:
         client = ctx.toxiproxy
         return [ctx.apply(self, proxy, {"kind": "toxiproxy.enable", "url": client.url, "proxy": proxy},
-                          lambda p=proxy: client.set_enabled(p, False))
+                          functools.partial(client.set_enabled, proxy, False))
                 for proxy in self.resolve(ctx.stack, ctx.allow_hosts)]
 
 

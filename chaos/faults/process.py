@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -38,7 +38,8 @@ class Pause(_ProcessFault):
         target = service_target(ctx, self.service)
         if isinstance(target, str):
             engine = ctx.state.engine
-            undo = {"kind": "container.unpause", "container": target, "service": self.service, "engine": engine}
+            undo: dict[str, Any] = {"kind": "container.unpause", "container": target, "service": self.service,
+                                    "engine": engine}
             return [ctx.apply(self, self.service, undo, lambda: _container(target, engine).pause())]
         undo = {"kind": "process.resume", "process": target.model_dump()}
         return [ctx.apply(self, self.service, undo, lambda: signal_group(target, signal.SIGSTOP))]

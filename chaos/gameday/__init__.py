@@ -27,7 +27,7 @@ from chaos.util.yamlsource import YamlDocument, load_yaml, parse_yaml, pydantic_
 INJECT_EVENT, HEAL_EVENT = "hand_inject", "hand_heal"
 COMMAND_LINE = "command line"
 
-_FAULT = TypeAdapter(union())
+_FAULT: TypeAdapter[Fault] = TypeAdapter(union())
 
 
 def running_stack(out: Path, name: str | None) -> StackState:
@@ -52,7 +52,11 @@ def parse_fault(text: str | None, file: str | None) -> tuple[Fault, YamlDocument
     if (text is None) == (file is None):
         raise InputError(COMMAND_LINE, "give one fault: a YAML mapping such as "
                          "'{type: network.latency, link: \"* -> broker\", latency_ms: 300}', or -f FILE")
-    doc = load_yaml(file) if file else parse_yaml(text, COMMAND_LINE)
+    if file is not None:
+        doc = load_yaml(file)  # `-f ""` is a file that does not exist: a located input error
+    else:
+        assert text is not None  # exactly one of text and file was given (checked above)
+        doc = parse_yaml(text, COMMAND_LINE)
     if not isinstance(doc.data, dict):
         raise InputError(doc.path, "a fault is a mapping with a `type` (see `chaosgate schema experiment`, "
                          "under faults)", 1)

@@ -102,6 +102,8 @@ class Session:
         sources = sources_for(self.state.services, wanted_metrics(exp.surfaces))
         load = None
         if self.opts.profile is not None:
+            # check() made an experiment of it: its load has a target.
+            assert self.opts.target is not None, "a load profile comes with its target"
             target = self.state.services[self.opts.target]
             load = LoadRunner(self.opts.profile, target.url(), self.opts.users,
                               self.opts.spawn_rate, self.opts.duration + FLOW_TIMEOUT_S + 5, self.run_dir / "load",

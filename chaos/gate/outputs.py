@@ -95,8 +95,8 @@ def summary(v: GateVerdict) -> str:
     for w in v.waivers:
         lines.append(f"Waiver used: {_md(w.criterion)} [{_md(w.experiment)}] by {_md(w.owner)} until {w.expires}: "
                      f"{_md(w.reason)}")
-    for w in v.warnings:
-        lines.append(f"Warning: {_md(w)}")
+    for warning in v.warnings:
+        lines.append(f"Warning: {_md(warning)}")
     if v.wall_s is not None:
         lines.append(f"Wall time {v.wall_s:.0f} s for {v.declared_s:.0f} s of declared phases "
                      f"(stack reuse {'on' if v.stack_reuse else 'off'}).")

@@ -127,30 +127,34 @@ class Gate:
         criteria = [c for c in self.policy.spec.criteria
                     if c.critical and c.vs_baseline and c.phase == "fault" and c.applies_to(p.name)]
         per_run = looks_per_run(self.policy, p)
-        state = {"looks": 0, "next": None}
+        looks = 0
+        next_look: float | None = None
 
         def watch(engine: Engine, now: float) -> None:
+            nonlocal looks, next_look
             t0 = engine.result.phases["fault"][0]
-            if state["next"] is None:
-                state["next"] = t0 + self.policy.spec.look_every
-            if not criteria or now < state["next"] or state["looks"] >= per_run:
+            if next_look is None:
+                next_look = t0 + self.policy.spec.look_every
+            if not criteria or now < next_look or looks >= per_run:
                 return
-            state["next"] += self.policy.spec.look_every
-            state["looks"] += 1
-            k = repeat * per_run + state["looks"]
+            next_look += self.policy.spec.look_every
+            looks += 1
+            k = repeat * per_run + looks
             of = per_run * self.policy.spec.repeats
             at = now - SETTLED_S
             runs = [StoredRun(g) for g in self.record.runs if g.experiment == p.name and g is not gr and not g.retried]
             base = [r for r in runs if r.gr.side == "baseline" and r.problem is None]
             cand = [r for r in runs if r.gr.side == "candidate" and r.problem is None]
             current = StoredRun(gr, engine.result)
+            run_dir = gr.run_dir
+            assert run_dir is not None, "the run directory is recorded before the run starts"
             for i, crit in enumerate(self.policy.spec.criteria):
                 if crit not in criteria:
                     continue
                 d = compare_criterion(self.policy, crit, p, base, cand + [current], look_alpha(self.policy, p),
-                                      self.record.seed * 1000 + i, (gr.run_dir, at))
+                                      self.record.seed * 1000 + i, (run_dir, at))
                 if d.verdict == "FAIL":
-                    self.record.looks.append(Look(criterion=crit.name, experiment=p.name, run_dir=gr.run_dir,
+                    self.record.looks.append(Look(criterion=crit.name, experiment=p.name, run_dir=run_dir,
                                                   at=at, look=k, of=of))
                     self.record.stopped_early = (f"fail-fast: {crit.name!r} failed in {p.name} at look {k} of {of}, "
                                                  f"{at - t0:.1f}s into the candidate's fault phase")

@@ -28,7 +28,8 @@ from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment, warn_a
 from chaos.gate.waivers import Waiver
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.observations import observe
-from chaos.measure.result import RunResult, load_result
+from chaos.measure.result import BlastRadius, RunResult, load_result
+from chaos.measure.sli import SLIValue
 from chaos.measure.stats import Counts, Decision, compare
 
 Verdict = Literal["PASS", "WARN", "FAIL", "INCONCLUSIVE"]
@@ -193,8 +194,15 @@ class StoredRun:
     @property
     def timeline(self) -> Timeline:
         if self._timeline is None:
+            assert self.gr.run_dir is not None, "a run without a run directory has no timeline"
             self._timeline = Timeline(self.gr.run_dir)
         return self._timeline
+
+    @property
+    def usable(self) -> RunResult:
+        """The result of a run that can be judged (`problem` is None, so its result was loaded)."""
+        assert self.result is not None, f"{self.label()} has no usable result: {self.problem}"
+        return self.result
 
     def label(self) -> str:
         return f"{self.gr.side} run {self.gr.repeat + 1}"
@@ -203,12 +211,19 @@ class StoredRun:
         t = self.result.phases.get(phase) if self.result else None
         if t is None:
             return None
-        return (t[0], min(t[1], until)) if until is not None else tuple(t)
+        return (t[0], min(t[1], until)) if until is not None else (t[0], t[1])
+
+
+def _sli_ref(crit: Criterion) -> tuple[str, str]:
+    """(surface, sli) of a vs_baseline or bound criterion (the policy requires its `sli`)."""
+    assert crit.sli is not None, f"criterion {crit.name!r} has no sli"
+    surface, _, sli = crit.sli.partition(".")
+    return surface, sli
 
 
 def _pool(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, window_s: float,
           cut: tuple[str, float] | None = None) -> Counts | list[float]:
-    surface_name, _, sli_name = crit.sli.partition(".")
+    surface_name, sli_name = _sli_ref(crit)
     surface = p.candidate.surfaces[surface_name]
     sli = surface.slis[sli_name]
     source = sli.source or surface.services[0]
@@ -218,9 +233,12 @@ def _pool(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, window_s
         if w is None:
             continue
         obs = observe(r.timeline, sli, source, w[0], w[1], window_s)
+        # observe() gives Counts exactly for a ratio SLI, like `pooled` above.
         if isinstance(pooled, Counts):
+            assert isinstance(obs, Counts)
             pooled = Counts(good=pooled.good + obs.good, total=pooled.total + obs.total)
         else:
+            assert not isinstance(obs, Counts)
             pooled = pooled + obs
     return pooled
 
@@ -234,8 +252,11 @@ def compare_criterion(policy: LoadedPolicy, crit: Criterion, p: PlannedExperimen
     """The statistical comparison of one vs_baseline criterion on these runs."""
     b = _pool(base, crit, p, policy.spec.window)
     c = _pool(cand, crit, p, policy.spec.window, cut)
-    better = p.candidate.surfaces[crit.sli.partition(".")[0]].slis[crit.sli.partition(".")[2]].better
-    return compare(b, c, better=better, relative=crit.vs_baseline.allowed, floor=crit.vs_baseline.floor,
+    surface, sli = _sli_ref(crit)
+    better = p.candidate.surfaces[surface].slis[sli].better
+    rule = crit.vs_baseline
+    assert rule is not None, "only a vs_baseline criterion is compared"
+    return compare(b, c, better=better, relative=rule.allowed, floor=rule.floor,
                    alpha=alpha, min_samples=crit.min_samples, seed=seed)
 
 
@@ -275,6 +296,8 @@ def evaluate(policy: LoadedPolicy, record: GateRecord, gate_dir: Path, waivers: 
 
 def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: PlannedExperiment,
                  base: list[StoredRun], cand: list[StoredRun], seed: int) -> CriterionVerdict:
+    vs = crit.vs_baseline
+    assert vs is not None, "only a vs_baseline criterion is judged here"
     look = next((lk for lk in record.looks if lk.criterion == crit.name and lk.experiment == p.name), None)
     if look is not None:
         d = compare_criterion(policy, crit, p, base, cand, look_alpha(policy, p), seed, (look.run_dir, look.at))
@@ -289,68 +312,74 @@ def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: P
                          candidate=d.candidate, baseline=d.baseline, n_candidate=d.n_candidate,
                          n_baseline=d.n_baseline, effect=d.effect, low=d.low, high=d.high, allowed=d.allowed,
                          confidence=d.confidence, method=d.method,
-                         threshold=f"worse by at most max({crit.vs_baseline.allowed:.4g} x baseline, "
-                                   f"{crit.vs_baseline.floor:g})")
+                         threshold=f"worse by at most max({vs.allowed:.4g} x baseline, {vs.floor:g})")
     if d.n_baseline == 0 and d.n_candidate == 0:
         return _missing(v, crit, "no data on either side")
-    if d.verdict == "PASS" and crit.warn_band is not None and d.high > d.allowed - warn_amount(crit.warn_band,
-                                                                                                d.allowed):
-        v.verdict, v.rule = "WARN", f"PASS, but the interval reaches into the warn band ({crit.warn_band})"
+    if d.verdict == "PASS" and crit.warn_band is not None:
+        assert d.high is not None and d.allowed is not None  # a decided comparison has its interval and limit
+        if d.high > d.allowed - warn_amount(crit.warn_band, d.allowed):
+            v.verdict, v.rule = "WARN", f"PASS, but the interval reaches into the warn band ({crit.warn_band})"
     return v
 
 
 def _bound(crit: Criterion, p: PlannedExperiment, base: list[StoredRun], cand: list[StoredRun]) -> CriterionVerdict:
-    surface, _, sli = crit.sli.partition(".")
+    surface, sli = _sli_ref(crit)
     bound = crit.bound
+    assert bound is not None, "only a bound criterion is judged here"
     threshold = " and ".join(s for s in (f">= {bound.min:g}" if bound.min is not None else "",
                                          f"<= {bound.max:g}" if bound.max is not None else "") if s)
     v = CriterionVerdict(criterion=crit.name, experiment=p.name, kind="bound", critical=crit.critical,
                          verdict="INCONCLUSIVE", rule="", reason="", sli=crit.sli, phase=crit.phase,
                          threshold=threshold)
 
-    def values(runs: list[StoredRun]):
-        return [r.result.slis.get(surface, {}).get(sli, {}).get(crit.phase) for r in runs]
+    def values(runs: list[StoredRun]) -> list[SLIValue | None]:
+        return [r.usable.slis.get(surface, {}).get(sli, {}).get(crit.phase) for r in runs]
 
     cv = values(cand)
     bv = [x.value for x in values(base) if x is not None and x.value is not None]
     v.baseline = sum(bv) / len(bv) if bv else None
-    if not cv or any(x is None or x.value is None for x in cv):
+    # Every candidate run's value, when each has one (the check below).
+    cvals = [x.value for x in cv if x is not None and x.value is not None]
+    if not cv or len(cvals) != len(cv):
         return _missing(v, crit, "the candidate has no value of it" + ("" if cv else " (no usable run)"))
     # The worst of the candidate's runs decides: one bad run is a bad candidate.
-    worst = min(cv, key=lambda x: x.value) if bound.min is not None else max(cv, key=lambda x: x.value)
-    v.candidate, v.n_candidate = worst.value, min(x.n for x in cv)
+    worst = min(cvals) if bound.min is not None else max(cvals)
+    v.candidate, v.n_candidate = worst, min(x.n for x in cv if x is not None)
     if v.n_candidate < crit.min_samples:
         v.rule, v.reason = "too few samples", f"{v.n_candidate:g} samples, at least {crit.min_samples} needed"
         return v
-    low_ok = bound.min is None or worst.value >= bound.min
-    high_ok = bound.max is None or worst.value <= bound.max
+    low_ok = bound.min is None or worst >= bound.min
+    high_ok = bound.max is None or worst <= bound.max
     if not (low_ok and high_ok):
         v.verdict, v.rule = "FAIL", f"outside the bound ({threshold})"
-        v.reason = f"{crit.sli} in the {crit.phase} phase was {worst.value:.4g} ({threshold} required)"
+        v.reason = f"{crit.sli} in the {crit.phase} phase was {worst:.4g} ({threshold} required)"
         return v
     v.verdict, v.rule = "PASS", f"within the bound ({threshold})"
-    v.reason = f"{crit.sli} in the {crit.phase} phase was {worst.value:.4g}"
+    v.reason = f"{crit.sli} in the {crit.phase} phase was {worst:.4g}"
     if crit.warn_band is not None:
         edges = [b for b in (bound.min, bound.max) if b is not None]
-        if any(abs(worst.value - b) < warn_amount(crit.warn_band, b) for b in edges):
+        if any(abs(worst - b) < warn_amount(crit.warn_band, b) for b in edges):
             v.verdict, v.rule = "WARN", f"within the bound, but inside its warn band ({crit.warn_band})"
     return v
 
 
 def _radius(crit: Criterion, p: PlannedExperiment, base: list[StoredRun], cand: list[StoredRun]) -> CriterionVerdict:
     rule = crit.blast_radius
+    assert rule is not None, "only a blast_radius criterion is judged here"
     parts = (["contained as declared"] if rule.contained else []) + \
             ([f"score <= {rule.max_score:g}"] if rule.max_score is not None else []) + \
             ([f"recovery <= {rule.max_recover_s:g}s"] if rule.max_recover_s is not None else [])
     v = CriterionVerdict(criterion=crit.name, experiment=p.name, kind="blast_radius", critical=crit.critical,
                          verdict="PASS", rule="", reason="", threshold=", ".join(parts) or "measured")
-    radii = [r.result.blast_radius for r in cand]
-    scores = [r.result.blast_radius.score for r in base if r.result.blast_radius]
+    measured = [r.usable.blast_radius for r in cand]
+    scores = [br.score for r in base if (br := r.usable.blast_radius)]
     v.baseline = max(scores) if scores else None
-    if not radii or any(x is None for x in radii):
+    radii: list[BlastRadius] = [x for x in measured if x is not None]
+    if not measured or len(radii) != len(measured):
         return _missing(v, crit, "no blast radius was measured for the candidate")
     v.candidate = max(x.score for x in radii)
-    failures, unknown = [], []
+    failures: list[str] = []
+    unknown: list[str] = []
     for x in radii:
         if rule.contained and x.contained is False:
             failures.append(f"degraded beyond the expected radius: {', '.join(sorted(set(x.radius) - set(x.expected)))}"
@@ -376,7 +405,8 @@ def _radius(crit: Criterion, p: PlannedExperiment, base: list[StoredRun], cand: 
 
 
 def _missing(v: CriterionVerdict, crit: Criterion, why: str) -> CriterionVerdict:
-    v.verdict = {"inconclusive": "INCONCLUSIVE", "fail": "FAIL", "warn": "WARN"}[crit.on_missing]
+    outcome: dict[str, Verdict] = {"inconclusive": "INCONCLUSIVE", "fail": "FAIL", "warn": "WARN"}
+    v.verdict = outcome[crit.on_missing]
     v.rule, v.reason = f"missing data (on_missing: {crit.on_missing})", why
     return v
 

@@ -158,7 +158,8 @@ def _fault(act: Any, where: str, links: list[str], t: Translation) -> dict | Non
                if isinstance(act, dict) and act.get("type") == "probe" else "no chaosgate equivalent")
         t.skipped.append(Skipped(path=where, what=_describe(act), why=why))
         return None
-    func, args = prov.get("func"), prov.get("arguments") or {}
+    # "" when absent: no table below has it as a key, as none has None.
+    func, args = prov.get("func", ""), prov.get("arguments") or {}
     proxy = args.get("for_proxy") or args.get("proxy_name")
     if proxy not in links:
         t.skipped.append(Skipped(path=where, what=_describe(act),
@@ -167,7 +168,7 @@ def _fault(act: Any, where: str, links: list[str], t: Translation) -> dict | Non
     if func == "disable_proxy":
         return {"type": "network.down", "link": proxy}
     if func == "create_toxic":
-        mapping = TOXIC_TYPES.get(args.get("toxic_type"))
+        mapping = TOXIC_TYPES.get(args.get("toxic_type", ""))
         values = args.get("attributes") or {}
     else:
         mapping, values = TOXICS.get(func), args

@@ -20,10 +20,14 @@ import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-RESULT_KEY = pytest.StashKey["object"]()
+if TYPE_CHECKING:  # the plugin loads with every pytest run: it imports chaosgate only when a test uses it
+    from chaos.measure.result import RunResult
+
+RESULT_KEY: pytest.StashKey[RunResult] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

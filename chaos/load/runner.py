@@ -8,12 +8,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chaos.errors import InfraError
 from chaos.measure.metrics.sources import Source, SourceError
 from chaos.measure.metrics.timeline import Sample
 from chaos.util.ports import free_port
 from chaos.util.procs import ProcessRecord, is_alive, spawn, stop_group, tail
+
+if TYPE_CHECKING:
+    from chaos.spec.experiment import WorkerHost
 
 #: Seconds locust gets to write its final stats after SIGTERM.
 STOP_GRACE_S = 15.0
@@ -31,14 +35,15 @@ class LoadRunner:
     """One locust run: the processes, where they write, and how to stop them."""
 
     def __init__(self, profile: Path, host: str, users: int, spawn_rate: float, run_time_s: float,
-                 out_dir: Path, workers: int | list = 0, environment: dict[str, str] | None = None,
+                 out_dir: Path, workers: int | list[WorkerHost] = 0, environment: dict[str, str] | None = None,
                  reach: str = "127.0.0.1"):
         """`workers`: a number of local workers, or WorkerHosts (a command prefix each) that reach
         the master at `reach`."""
         self.profile, self.host, self.users, self.spawn_rate = profile, host, users, spawn_rate
         self.run_time_s, self.reach = run_time_s, reach
-        self.hosts = workers if isinstance(workers, list) else []
-        self.workers = len(self.hosts) if self.hosts else workers
+        self.hosts: list[WorkerHost] = workers if isinstance(workers, list) else []
+        # One per host listed (none listed: none at all), else the number asked for.
+        self.workers: int = len(self.hosts) if isinstance(workers, list) else workers
         self.out_dir = out_dir
         self.env = {**os.environ, **(environment or {}), "PYTHONUNBUFFERED": "1"}
         self.processes: list[ProcessRecord] = []

@@ -43,7 +43,7 @@ def is_degraded(sli, baseline: float | None, value: float | None) -> tuple[bool 
 def target_services(exp: LoadedExperiment) -> set[str]:
     """The services the faults hit: a link's dependency, or the named service."""
     links = {exp.stack.link_name(s, link): link.to for s, link in exp.stack.links()}
-    found = set()
+    found: set[str] = set()
     for fault, targets in zip(exp.spec.faults, exp.targets):
         found.update(fault.component if fault.component else (links.get(t, t) for t in targets))
     return found
@@ -96,9 +96,10 @@ def blast_radius(exp: LoadedExperiment, result: RunResult, tl: Timeline) -> Blas
                                   magnitude=magnitude, judged=judged))
         flags = [s.degraded for s in slis]
         degraded = True if any(flags) else (None if None in flags else False)
+        # A degraded SLI has a magnitude: its comparison had samples in both phases, so both phase values exist.
+        magnitudes = [s.magnitude for s in slis if s.degraded and s.magnitude is not None]
         impact = SurfaceImpact(surface=name, classification=classify(exp, surface.services, targets),
-                               degraded=degraded, slis=slis,
-                               magnitude=max((s.magnitude for s in slis if s.degraded), default=None))
+                               degraded=degraded, slis=slis, magnitude=max(magnitudes, default=None))
         if degraded:
             impact.degraded_s, impact.time_to_recover_s = _timing(tl, surface, slis, fault_t0, fault_t1, end)
         impacts.append(impact)

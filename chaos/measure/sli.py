@@ -8,6 +8,7 @@ never zero.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -133,5 +134,7 @@ def _evaluate(tl: Timeline, sli: RatioSLI | QuantileSLI | GaugeSLI | RateSLI, so
     if not per_scrape:
         return SLIValue(value=None, missing=f"no samples of {sel.name}")
     values = [per_scrape[t] for t in sorted(per_scrape)]
-    agg = {"max": max, "min": min, "mean": lambda xs: sum(xs) / len(xs), "last": lambda xs: xs[-1]}[sli.agg]
+    aggregates: dict[str, Callable[[list[float]], float]] = {
+        "max": max, "min": min, "mean": lambda xs: sum(xs) / len(xs), "last": lambda xs: xs[-1]}
+    agg = aggregates[sli.agg]
     return SLIValue(value=agg(values), n=len(values))

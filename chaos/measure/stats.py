@@ -78,8 +78,7 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
     counts = isinstance(baseline, Counts)
     if counts != isinstance(candidate, Counts):
         raise TypeError("baseline and candidate must both be Counts or both be value sequences")
-    nb = baseline.total if counts else len(baseline)
-    nc = candidate.total if counts else len(candidate)
+    nb, nc = _size(baseline), _size(candidate)
     method = "difference of proportions, Newcomb score interval" if counts else "difference of means, BCa bootstrap"
     base = Decision(verdict="INCONCLUSIVE", reason="", method=method, confidence=1 - alpha,
                     n_baseline=nb, n_candidate=nc)
@@ -88,12 +87,18 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
         base.reason = f"too few samples: {side} has {min(nb, nc):g}, at least {min_samples} are needed"
         return base
     sign = 1.0 if better == "lower" else -1.0  # worse = sign x (candidate - baseline)
-    if counts:
+    b_est: float | None
+    c_est: float | None
+    if isinstance(baseline, Counts) and isinstance(candidate, Counts):
         b_est, c_est = baseline.ratio, candidate.ratio
         lo, hi = _proportions_interval(baseline, candidate, alpha)
     else:
+        # Both are value sequences: a mix was refused above.
+        assert not isinstance(baseline, Counts) and not isinstance(candidate, Counts)
         b_est, c_est = _mean(baseline), _mean(candidate)
         lo, hi = _bootstrap_interval(list(baseline), list(candidate), alpha, seed)
+    # A ratio is None only for a total of 0, and both totals are at least min_samples here.
+    assert b_est is not None and c_est is not None
     effect = sign * (c_est - b_est) + 0.0  # + 0.0: no "-0" in a reader's face
     low, high = sorted((sign * lo, sign * hi))
     allowed = allowed_change(b_est, relative, floor)
@@ -107,6 +112,11 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
     else:
         d.reason = f"{span}: straddles the allowed {allowed:.4g}; more samples would tell"
     return d
+
+
+def _size(obs: Observations) -> float:
+    """Events (Counts) or values (a sequence) observed."""
+    return obs.total if isinstance(obs, Counts) else len(obs)
 
 
 def _mean(xs: Sequence[float]) -> float:

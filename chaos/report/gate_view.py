@@ -50,7 +50,9 @@ def _gate_charts(verdict: GateVerdict) -> list[Chart]:
     wanted = {(c.experiment, c.sli, c.phase) for c in verdict.criteria if c.kind == "vs_baseline" and c.sli}
     for n, (experiment, sli_ref, phase) in enumerate(sorted(wanted)):
         series, xs = [], None
-        for r in (run for run in verdict.runs if run.experiment == experiment and run.run_dir):
+        for r in verdict.runs:
+            if r.experiment != experiment or not r.run_dir:
+                continue
             run_dir = Path(r.run_dir)
             try:
                 result, plan = load_result(run_dir), load_plan(run_dir)

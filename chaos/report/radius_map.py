@@ -72,14 +72,16 @@ def layout(services: list[str], links: list[tuple[str, str]], surfaces: dict[str
         if s is None or s.degraded is None:
             state, note = "unknown", f"unknown: too little data ({s.classification if s else 'not measured'})"
         elif s.degraded:
-            finite = s.magnitude is not None and math.isfinite(s.magnitude) and s.magnitude > 0
+            m = s.magnitude
             # A baseline of zero has no relative change to show: the state is said without one.
-            state, note = "degraded", f"DEGRADED{f' {100 * s.magnitude:.0f}%' if finite else ''} ({s.classification})"
+            change = f" {100 * m:.0f}%" if m is not None and math.isfinite(m) and m > 0 else ""
+            state, note = "degraded", f"DEGRADED{change} ({s.classification})"
         else:
             state, note = "ok", f"ok ({s.classification})"
         nodes["surface:" + name] = Node(id="surface:" + name, label=name, note=note, kind="surface", state=state,
                                         expected=name in expected,
-                                        shade=1.0 if state == "degraded" and not (s.magnitude and math.isfinite(s.magnitude))
+                                        shade=1.0 if state == "degraded" and s is not None
+                                        and not (s.magnitude and math.isfinite(s.magnitude))
                                         else min(1.0, (s.magnitude or 0) if s else 0),
                                         x=PAD, y=PAD + row * (NODE_H + GAP_Y))
     layer = _layers(services, links)
@@ -100,11 +102,11 @@ def layout(services: list[str], links: list[tuple[str, str]], surfaces: dict[str
             if b is not None:
                 edges.append(Edge(x1=a.x + NODE_W, y1=a.y + NODE_H / 2, x2=b.x, y2=b.y + NODE_H / 2, kind="rests-on"))
     for src, to in links:
-        a, b = nodes.get("service:" + src), nodes.get("service:" + to)
-        if a is not None and b is not None:
-            forward = b.x > a.x
-            edges.append(Edge(x1=a.x + (NODE_W if forward else 0), y1=a.y + NODE_H / 2,
-                              x2=b.x + (0 if forward else NODE_W), y2=b.y + NODE_H / 2, kind="link"))
+        start, end = nodes.get("service:" + src), nodes.get("service:" + to)
+        if start is not None and end is not None:
+            forward = end.x > start.x
+            edges.append(Edge(x1=start.x + (NODE_W if forward else 0), y1=start.y + NODE_H / 2,
+                              x2=end.x + (0 if forward else NODE_W), y2=end.y + NODE_H / 2, kind="link"))
     width = max(n.x for n in nodes.values()) + NODE_W + PAD if nodes else 200
     height = max(n.y for n in nodes.values()) + NODE_H + PAD if nodes else 60
     if radius is None:

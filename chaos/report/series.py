@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
 
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.sli import GaugeSLI, QuantileSLI, RateSLI, RatioSLI, Selector, SLIDef, quantile
@@ -30,7 +31,9 @@ class _Curve:
             steps.append((t, v - p if v >= p else v))
             prev[key] = v
         steps.sort()
-        self.times, self.cum, total = [], [], 0.0
+        self.times: list[float] = []
+        self.cum: list[float] = []
+        total = 0.0
         for t, inc in steps:
             total += inc
             if self.times and self.times[-1] == t:
@@ -97,7 +100,9 @@ def windowed(tl: Timeline, sli: SLIDef, source: str, ends: list[float], window_s
         if sel.matches(labels):
             per_scrape[t] = per_scrape.get(t, 0.0) + v
     times = sorted(per_scrape)
-    agg = {"max": max, "min": min, "mean": lambda xs: sum(xs) / len(xs), "last": lambda xs: xs[-1]}[sli.agg]
+    aggregates: dict[str, Callable[[list[float]], float]] = {
+        "max": max, "min": min, "mean": lambda xs: sum(xs) / len(xs), "last": lambda xs: xs[-1]}
+    agg = aggregates[sli.agg]
     for end in ends:
         t0 = end - window_s
         if not scraped(t0, end):

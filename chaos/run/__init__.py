@@ -1,0 +1,1 @@
+"""Carrying out a run: the engine, the fault journal, reconciliation, kept stacks, the dry-run plan."""

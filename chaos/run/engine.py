@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from chaos import backends
 from chaos.backends.state import StackState
 from chaos.errors import ChaosgateError
-from chaos.faults import FaultContext
+from chaos.faults import Fault, FaultContext
 from chaos.load.runner import FLOW_TIMEOUT_S, LoadRunner
 from chaos.measure.measurement import measure
 from chaos.measure.metrics.promql import promql_source
@@ -79,6 +79,12 @@ class Engine:
         self._last_progress = 0.0
         self.stage = "starting"  # what a live view shows: a phase, or the end's rollback
 
+    @property
+    def started(self) -> StackState:
+        """The state of the stack the run is on; set in `_execute` before anything uses the stack."""
+        assert self.state is not None, "the stack is not up yet"
+        return self.state
+
     # --- the run ----------------------------------------------------------------------------
     def run(self) -> RunResult:
         """Carry out the experiment; always rolls back and stops the stack before returning."""
@@ -130,10 +136,10 @@ class Engine:
         sources = (sources_for(self.state.services, wanted_metrics(self.exp.surfaces))
                    + [promql_source(s) for s in self.spec.metric_sources])
         if self.spec.load:
-            self._start_load()
-            sources.append(self.load.source())
+            load = self._start_load()
+            sources.append(load.source())
             # Phases are timed from the first completed request, not from locust's launch.
-            self.say(f"load: flowing after {self.load.wait_flowing():.1f}s")
+            self.say(f"load: flowing after {load.wait_flowing():.1f}s")
         self.sampler = Sampler(sources, self.timeline, self.spec.sample_interval).start()
         phases = self.spec.phases
         self._phase("warmup", phases.warmup)
@@ -143,11 +149,15 @@ class Engine:
         self._remove_faults()
         self._phase("recovery", phases.recovery)
 
-    def _start_load(self) -> None:
+    def _start_load(self) -> LoadRunner:
         load = self.spec.load
-        target = self.state.services[load.target]
+        assert load is not None, "only an experiment with load starts it"
+        target = self.started.services[load.target]
         host = target.url()
         if isinstance(load.workers, list):
+            # Both checked when the experiment loads: worker hosts need reach, and the local backend
+            # (which they need too) gives every service a port.
+            assert load.reach is not None and target.port is not None
             host = self._load_entry(load.reach, target.port)
         bound_s = self.spec.phases.total() + FLOW_TIMEOUT_S + 5
         self.load = LoadRunner(self.exp.path.parent / load.profile, host, load.users, load.spawn_rate, bound_s,
@@ -156,6 +166,7 @@ class Engine:
         hosts = (", workers on " + ", ".join(w.host for w in load.workers) if isinstance(load.workers, list)
                  else f", {load.workers} workers" if load.workers else "")
         self.say(f"load: {load.users} users against {load.target}{hosts}")
+        return self.load
 
     def _load_entry(self, reach: str, port: int) -> str:
         """Worker hosts cannot reach 127.0.0.1 here: a proxy of the stack's toxiproxy on `reach`
@@ -163,7 +174,7 @@ class Engine:
         from chaos.components.toxiproxy import ToxiproxyClient
         from chaos.util.ports import free_port
 
-        client = ToxiproxyClient(self.state.toxiproxy_url or "")
+        client = ToxiproxyClient(self.started.toxiproxy_url or "")
         name, listen = f"chaosgate-load-{self.run_id}", f"{reach}:{free_port(reach)}"
         entry = self.journal.intend("load.entry", name, {"kind": "toxiproxy.delete_proxy", "url": client.url,
                                                          "proxy": name})
@@ -209,8 +220,8 @@ class Engine:
             self.say(f"{phase}: {end - now:.0f}s left; faults active: {', '.join(active) or 'none'}")
 
     # --- faults -----------------------------------------------------------------------------
-    def _inject(self, spec, record: FaultRecord) -> None:
-        ctx = FaultContext(self.run_id, self.exp.stack, self.state, self.journal, self.spec.allow_hosts)
+    def _inject(self, spec: Fault, record: FaultRecord) -> None:
+        ctx = FaultContext(self.run_id, self.exp.stack, self.started, self.journal, self.spec.allow_hosts)
         record.injected_at = time.time()
         record.journal_ids = spec.inject(ctx)
         self.timeline.mark(record.injected_at, "fault_injected", type=spec.type, targets=record.targets)

@@ -68,7 +68,9 @@ class Journal:
         cur = self._db.execute(
             "INSERT INTO faults (fault, target, undo, state, recorded_at, updated_at) VALUES (?, ?, ?, 'intent', ?, ?)",
             (fault, target, json.dumps(undo), now, now))
-        return int(cur.lastrowid)
+        row_id = cur.lastrowid
+        assert row_id is not None, "an INSERT that succeeded has a row id"
+        return row_id
 
     def mark(self, entry_id: int, state: str, detail: str | None = None) -> None:
         """Move a fault to `injected`, `rolled_back` or `rollback_failed`."""

@@ -32,10 +32,10 @@ def describe_plan(exp: LoadedExperiment) -> str:
     lines.append("stop conditions: " + (", ".join(f"{c.sli} {'<' if c.below is not None else '>'} "
                                                   f"{c.below if c.below is not None else c.above} for {c.for_:g}s"
                                                   for c in spec.stop_conditions) or "none"))
-    targets = target_services(exp)
+    faulted = target_services(exp)
     lines.append("surfaces measured:")
     for name, surface in exp.surfaces.items():
-        lines.append(f"  {name} [{classify(exp, surface.services, targets)}]: " + ", ".join(surface.slis))
+        lines.append(f"  {name} [{classify(exp, surface.services, faulted)}]: " + ", ".join(surface.slis))
     lines.append(f"expected radius: {', '.join(spec.expected_radius) or 'none'}")
     lines.append("dry run: nothing was started or injected")
     return "\n".join(lines)

@@ -70,7 +70,7 @@ def reconcile_run(run_dir: Path, say: Callable[[str], None], keep_stack: bool = 
                 journal.event("reconciled", actions=done)
         finally:
             journal.close()
-    if stack_alive and not keep_stack:
+    if state is not None and stack_alive and not keep_stack:  # alive: there is a state
         backends.get(state.backend, say=say).down(state)
         done.append(f"stopped leftover stack {state.name!r}")
     for line in done:

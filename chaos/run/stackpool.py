@@ -52,12 +52,14 @@ class StackPool:
         """A healthy, reset stack for `stack` on `backend`: the kept one if it can be, else a fresh one."""
         checks: dict[str, str] = {}
         if self._state is not None:
+            kept = self._stack
+            assert kept is not None, "a kept stack state comes with its stack (both are set and cleared together)"
             state = StackState.load(self._state.run_dir)  # faults record restarts in the file
-            changed = _changed_services(self._stack, stack) if state.backend == backend else None
+            changed = _changed_services(kept, stack) if state.backend == backend else None
             if changed is not None:
                 for name in changed:
                     self.say(f"restarting {name} for the new variables (stack reused)")
-                    env = _new_env(state.services[name].env or {}, self._stack.services[name].env(),
+                    env = _new_env(state.services[name].env or {}, kept.services[name].env(),
                                    stack.services[name].env())
                     backends.get(backend).respawn(Path(state.run_dir), name, env)
                 state = StackState.load(state.run_dir)

@@ -1,0 +1,1 @@
+"""What a user declares: experiments, surfaces and their SLIs, extra metric sources."""

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chaos import faults
 from chaos.errors import InputError, InputErrors
-from chaos.faults.base import FaultError, check_host
+from chaos.faults.base import Fault, FaultError, check_host
 from chaos.spec.sources import PromQLSourceSpec
 from chaos.spec.surfaces import Surface
 from chaos.stack import Stack, load_stack
 from chaos.util.durations import Duration
 from chaos.util.yamlsource import YamlDocument, load_yaml, pydantic_errors, validated
 
-#: Every registered fault type, discriminated by `type`.
-FaultSpec = faults.union()
+#: Every registered fault type, discriminated by `type`. The union is built at run time from the registry,
+#: so the type checker sees the base class every fault spec derives from.
+if TYPE_CHECKING:
+    FaultSpec = Fault
+else:
+    FaultSpec = faults.union()
 #: Where named surface sets are looked for, relative to the experiment file and its parents.
 SURFACES_DIR = "surfaces"
 
@@ -115,7 +119,7 @@ class Experiment(_Model):
     deadline: Duration = Field(600.0, gt=0, description="hard limit on the whole run, stack start included")
     sample_interval: Duration = Field(1.0, gt=0)
     steady_state: list[Check] = Field(default_factory=list)
-    faults: list[FaultSpec] = Field(default_factory=list)  # type: ignore[valid-type]
+    faults: list[FaultSpec] = Field(default_factory=list)
     stop_conditions: list[StopCondition] = Field(default_factory=list)
     surfaces: str | dict[str, Surface] = Field(description="a named surface set, or inline surfaces")
     expected_radius: list[str] = Field(default_factory=list, description="surfaces allowed to degrade")
@@ -143,7 +147,9 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise InputError(path, "an experiment is a mapping (name, stack, phases, faults, …)", 1)
-    raw_vars = doc.data.get("variables") if isinstance(doc.data.get("variables"), dict) else {}
+    raw_vars = doc.data.get("variables")
+    if not isinstance(raw_vars, dict):
+        raw_vars = {}
     variables = {**os.environ, **{str(k): str(v) for k, v in raw_vars.items()}, **(overrides or {})}
     spec = validated(doc, Experiment, variables, keep=["variables"])
     problems: list[InputError] = []

@@ -28,7 +28,8 @@ class Selector(BaseModel):
         m = _SELECTOR.match(text)
         if not m:
             raise ValueError(f"{text!r} is not a metric selector (example: runs_total{{status=\"ok\"}})")
-        equal, not_equal = {}, {}
+        equal: dict[str, str] = {}
+        not_equal: dict[str, str] = {}
         body = (m.group(2) or "").strip()
         pos = 0
         while pos < len(body):

@@ -1,0 +1,1 @@
+"""Plumbing every layer may use: bounded I/O, processes, ports, health probes, durations, located YAML."""

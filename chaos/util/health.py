@@ -47,7 +47,9 @@ def wait_healthy(probe: Callable[[], bool], deadline_s: float, interval_s: float
                               retry=retry_if_result(lambda ok: not ok), reraise=True):
             with tried:
                 ok = attempt()
-            if not tried.retry_state.outcome.failed:
+            outcome = tried.retry_state.outcome
+            assert outcome is not None, "leaving the attempt's block records its outcome"
+            if not outcome.failed:
                 tried.retry_state.set_result(ok)
     except RetryError:
         raise TimeoutError(f"not healthy after {deadline_s:.0f} s") from None

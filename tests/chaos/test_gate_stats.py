@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chaos.measure.stats import Counts, compare
+# The documented import path (docs/architecture.md: the module lives in chaos.measure, re-exported here).
+from chaos.gate.stats import Counts, compare
 
 ALPHA = 0.05
 

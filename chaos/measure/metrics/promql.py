@@ -28,9 +28,9 @@ def promql_source(spec: PromQLSourceSpec) -> Source:
         out = []
         for metric, expr in spec.queries.items():
             try:
-                resp = http.get(f"{base}/api/v1/query", params={"query": expr, "time": t,
-                                                                 "timeout": f"{int(spec.timeout * 1000)}ms"},
-                                timeout=spec.timeout)
+                params: dict[str, str | float] = {"query": expr, "time": t,
+                                                  "timeout": f"{int(spec.timeout * 1000)}ms"}
+                resp = http.get(f"{base}/api/v1/query", params=params, timeout=spec.timeout)
                 body = resp.json()
             except (requests.RequestException, ValueError) as exc:
                 raise SourceError(f"{base}: {exc.__class__.__name__}") from None
