@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaos import __version__
-from chaos.errors import EXIT_INVALID, ChaosgateError, InputError
+from chaos.errors import EXIT_FAIL, EXIT_INVALID, ChaosgateError, InputError
 
 if TYPE_CHECKING:  # the commands import what they need when they run: starting the CLI stays quick
+    from contextlib import AbstractContextManager
+
     from pydantic import BaseModel
 
-    from chaos.run.stackpool import Lease
-    from chaos.spec.experiment import LoadedExperiment
+    from chaos.run.engine import Engine
 
 DEFAULT_COMPOSE = "docker-compose.yml"
 DEFAULT_OUT = "reports"
@@ -157,73 +158,28 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from chaos.spec.experiment import load_experiment
-
-    exp = load_experiment(args.file, parse_sets(args.set), backend=args.backend)
     if args.dry_run:
         from chaos.run.plan import describe_plan
+        from chaos.spec.experiment import load_experiment
 
-        print(describe_plan(exp))
+        print(describe_plan(load_experiment(args.file, parse_sets(args.set), backend=args.backend)))
         return 0
-    from chaos.cli.summary import print_summary
-    from chaos.run.engine import Engine
-
-    engine = Engine(exp, Path(args.out), say, lease=_attach(exp, Path(args.out)) if args.attach else None)
+    from chaos.api import run_experiment
     from chaos.cli.live import engine_status, live_console
+    from chaos.cli.summary import print_summary
+    from chaos.report import REPORT_FILE
 
-    try:
-        with live_console(args.live, exp.surfaces, engine.run_dir, lambda: engine_status(engine), say, engine):
-            result = engine.run()
-    finally:
-        # Also when Ctrl-C or SIGTERM cut the run short: its report says so.
-        report = _write_reports(lambda: _render("run", engine.run_dir), Path(args.out))
-        if report and sys.exc_info()[0] is not None:
-            say(f"report: {report}")
+    def around(engine: Engine) -> AbstractContextManager[object]:
+        return live_console(args.live, engine.exp.surfaces, engine.run_dir, lambda: engine_status(engine), say, engine)
+
+    result = run_experiment(args.file, out=args.out, variables=parse_sets(args.set), backend=args.backend,
+                            attach=args.attach, around=around, say=say)
     print_summary(result)
     print(f"run directory: {result.run_dir}")
-    if report:
+    report = Path(result.run_dir) / REPORT_FILE
+    if report.exists():
         print(f"report: {report}")
-    return {"completed": 0, "aborted": 1, "inconclusive": 2, "failed": 3}[result.status]
-
-
-def _attach(exp: LoadedExperiment, out: Path) -> Lease:
-    """The running stack of the experiment's name (`chaosgate stack up`), checked clean, as a lease."""
-    from chaos.gameday import outstanding, running_stack
-    from chaos.measure.result import StackReuse
-    from chaos.run.stackpool import Lease, verify_reset
-
-    state = running_stack(out, exp.stack.name)
-    active = outstanding(state)
-    if active:
-        raise ChaosgateError(f"stack {state.name!r} has {len(active)} fault(s) injected by hand still active: "
-                             "heal them first (`chaosgate heal --all`)")
-    exp.spec.backend = state.backend  # type: ignore[assignment]
-    checks = verify_reset(exp.stack, state)
-    bad = {k: v for k, v in checks.items() if v != "ok"}
-    if bad:
-        raise ChaosgateError(f"stack {state.name!r} is not in a clean state: {bad}")
-    return Lease(state=state, reuse=StackReuse(stack_dir=state.run_dir, reused=True, checks=checks))
-
-
-def _render(kind: str, folder: Path) -> Path | None:
-    from chaos import report
-
-    if kind == "run":
-        return report.render_run(folder) if (folder / "result.json").exists() else None
-    return report.render_gate(folder)
-
-
-def _write_reports(render, out: Path) -> Path | None:
-    """Render a report and refresh the folder's index; a failure to render is said, never fatal."""
-    from chaos import report
-
-    try:
-        path = render()
-        report.render_index(out)
-        return path
-    except Exception as exc:  # noqa: BLE001 - the run's outcome stands even when its page cannot be drawn
-        say(f"the HTML report could not be written: {exc.__class__.__name__}: {exc}")
-        return None
+    return result.exit_code
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -253,10 +209,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_gameday(args: argparse.Namespace) -> int:
+    from chaos.api import report_run
     from chaos.cli.gameday import dispatch
 
-    return dispatch(args.gameday, args, say, parse_sets,
-                    lambda run_dir: _write_reports(lambda: _render("run", run_dir), Path(args.out)))
+    return dispatch(args.gameday, args, say, parse_sets, lambda run_dir: report_run(run_dir, args.out, say))
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -269,43 +225,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from chaos.gate.policy import load_policy
-    from chaos.gate.waivers import load_waivers
+    from chaos.api import run_gate
 
-    policy = load_policy(args.policy, parse_sets(args.candidate), parse_sets(args.baseline), parse_sets(args.set),
-                         args.backend, args.only)
-    if args.no_reuse_stack:
-        policy.spec.reuse_stack = False
-    if args.repeats is not None:
-        if not 1 <= args.repeats <= 20:
-            raise InputError("--repeats", f"{args.repeats} is not between 1 and 20")
-        policy.spec.repeats = args.repeats
-    waiver_file = args.waivers or (str(policy.path.parent / policy.spec.waivers) if policy.spec.waivers else None)
-    waivers = load_waivers(waiver_file) if waiver_file else []
-    if args.from_dir:
-        from chaos.gate.runner import rejudge
-
-        verdict = rejudge(policy, Path(args.from_dir), waivers)
-    else:
-        from chaos.gate.runner import Gate
-
-        gate = Gate(policy, Path(args.out), say, seed=args.seed, fail_fast=False if args.no_fail_fast else None,
-                    waivers=waivers)
-        say(f"gate {policy.spec.name}: {len(policy.experiments)} experiment(s) x {policy.spec.repeats} repeat(s) x "
-            f"baseline/candidate, into {gate.dir}")
-        verdict = gate.run()
-    gate_dir = Path(verdict.gate_dir)
-    out = gate_dir.parent.parent
-    verdict.report = str(_write_reports(lambda: _render("gate", gate_dir), out) or "") or None
-    if verdict.report:
-        from chaos.gate.outputs import VERDICT_FILE
-
-        (gate_dir / VERDICT_FILE).write_text(verdict.model_dump_json(indent=2))
+    verdict = run_gate(args.policy, candidate=parse_sets(args.candidate), baseline=parse_sets(args.baseline),
+                       variables=parse_sets(args.set), backend=args.backend, only=args.only, out=args.out,
+                       waivers=args.waivers, seed=args.seed, fail_fast=False if args.no_fail_fast else None,
+                       repeats=args.repeats, reuse_stack=not args.no_reuse_stack, from_dir=args.from_dir, say=say)
     _print_verdict(verdict)
-    code = verdict.exit_code
     if verdict.verdict == "WARN" and args.fail_on == "warn":
-        code = 1
-    return code
+        return EXIT_FAIL
+    return verdict.exit_code
 
 
 def _print_verdict(v) -> None:

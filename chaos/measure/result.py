@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from chaos.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_INVALID, EXIT_PASS
 from chaos.measure.sli import SLIValue, Surface
 from chaos.util.stored import read_model
 
@@ -126,6 +127,12 @@ class RunResult(BaseModel):
     reconciled_before: list[str] = Field(default_factory=list)
     rollback: Rollback = Field(default_factory=Rollback)
     stack: StackReuse | None = Field(None, description="set when the run used a stack started before it")
+
+    @property
+    def exit_code(self) -> int:
+        """`chaosgate run`'s exit code for this result: contained 0, aborted 1, inconclusive 2, failed 3."""
+        return {"completed": EXIT_PASS, "aborted": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE,
+                "failed": EXIT_INVALID}[self.status]
 
     def save(self) -> None:
         """Write result.json into the run directory."""

@@ -120,18 +120,23 @@ def test_after_sigkill_rollback_reconciles_and_the_next_run_says_so(out: Path) -
 
 
 def test_a_measurement_that_raises_still_takes_the_stack_down_and_writes_the_result(
-        out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        out: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     # A bug in measurement (here: one planted) comes after every fault was injected; the end of
-    # the run must still roll back, stop every process and record why it failed.
+    # the run must still roll back, stop every process and record why it failed. Run through the
+    # library API, whose progress goes to the `chaos` logger.
+    import chaos
     from chaos.run import engine
-    from chaos.spec.experiment import load_experiment
 
     def broken_measure(*_args: object) -> None:
         raise ZeroDivisionError("planted measurement bug")
 
     monkeypatch.setattr(engine, "measure", broken_measure)
-    res = engine.Engine(load_experiment(EXPERIMENT), out).run()
+    with caplog.at_level("INFO", logger="chaos"):
+        res = chaos.run_experiment(EXPERIMENT, out=out)
+    assert any("injected network.latency" in r.getMessage() for r in caplog.records), caplog.text
+    assert any("error during measurement" in r.getMessage() for r in caplog.records), caplog.text
     run_dir = only_run_dir(out)
+    assert res.exit_code == 3 and (run_dir / "report.html").exists(), "a failed run still has its report"
     stored = result(run_dir)
     assert res.status == stored["status"] == "failed"
     assert "measurement" in stored["reason"] and "planted measurement bug" in stored["reason"], stored["reason"]

@@ -103,3 +103,19 @@ def test_both_yaml_loaders_locate_values_alike(yaml_loader: str) -> None:
     doc = parse_yaml("name: x\nfaults:\n  - type: a\n    latency_ms: 3\n  - {type: b}\nmerge: &m {k: 1}\nother: *m\n", "f")
     assert doc.data["other"] == {"k": 1}
     assert [doc.line_of(["faults", 0, "latency_ms"]), doc.line_of(["faults", 1]), doc.line_of(["nope"])] == [4, 5, 1]
+
+
+def test_the_library_api_is_lazy_and_every_name_resolves() -> None:
+    import subprocess
+    import sys
+
+    import chaos
+
+    assert sorted(chaos.__all__) == sorted(["__version__", *chaos._EXPORTS])
+    for name in chaos._EXPORTS:
+        assert getattr(chaos, name).__name__ == name
+    assert chaos.compare is __import__("chaos.measure.stats", fromlist=["compare"]).compare
+    # `import chaos` alone loads no other module of chaosgate's, nor pydantic: start-up must not grow.
+    loaded = subprocess.run([sys.executable, "-c", "import sys, chaos; print(sorted(m for m in sys.modules "
+                             "if m.startswith(('chaos.', 'pydantic'))))"], capture_output=True, text=True, timeout=60)
+    assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr
