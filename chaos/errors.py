@@ -3,8 +3,17 @@
     ChaosgateError            anything chaosgate reports to a user without a traceback (exit 3)
     ├── InputError            a user's file is wrong: file, line, field and what is wrong
     │   └── InputErrors       several InputErrors found in one pass
+    ├── FaultError            a fault's targets cannot be resolved, or are gone when it is injected
+    │                         (chaos.faults.base; located at the fault's line while validating)
     └── InfraError            a real component could not be had or did not behave
-        └── StackStartError   a service of the stack did not start or become healthy
+        ├── StackStartError   a service of the stack did not start or become healthy
+        ├── WireError         an answer over the network was too slow, too big or not JSON (chaos.util.wire)
+        ├── SourceError       a metric source could not be read: missing data, never zeros
+        │                     (chaos.measure.metrics.sources)
+        └── CgroupError       a cgroup could not be set up or released (chaos.components.cgroups)
+
+Anything else that escapes a run is chaosgate's own bug: the run is failed with "internal error"
+and its traceback is kept in engine-error.txt.
 """
 
 from __future__ import annotations

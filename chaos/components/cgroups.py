@@ -12,12 +12,14 @@ import os
 import time
 from pathlib import Path
 
+from chaos.errors import InfraError
+
 #: Where the cpu controller is mounted; hosts that mount it elsewhere say so in this variable.
 CPU_ROOT_ENV = "CHAOSGATE_CPU_CGROUP"
 RMDIR_DEADLINE_S = 5.0
 
 
-class CgroupError(Exception):
+class CgroupError(InfraError):
     """The cgroup could not be set up or released."""
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chaos.errors import ChaosgateError
 from chaos.stack import Stack
 from chaos.util.durations import Duration
 
@@ -21,8 +22,8 @@ if TYPE_CHECKING:  # only at injection time: validating an experiment never load
     from chaos.util.procs import ProcessRecord
 
 
-class FaultError(Exception):
-    """A fault's targets cannot be resolved; the message is shown at the fault's line."""
+class FaultError(ChaosgateError):
+    """A fault's targets cannot be resolved (shown at the fault's line), or are gone when it is injected."""
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)

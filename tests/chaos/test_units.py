@@ -119,3 +119,15 @@ def test_the_library_api_is_lazy_and_every_name_resolves() -> None:
     loaded = subprocess.run([sys.executable, "-c", "import sys, chaos; print(sorted(m for m in sys.modules "
                              "if m.startswith(('chaos.', 'pydantic'))))"], capture_output=True, text=True, timeout=60)
     assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr
+
+
+def test_infrastructure_and_fault_failures_are_in_the_error_tree() -> None:
+    # Outside the tree, the engine reports an exception as chaosgate's own bug ("internal error").
+    from chaos.components.cgroups import CgroupError
+    from chaos.errors import ChaosgateError, InfraError
+    from chaos.faults.base import FaultError
+    from chaos.measure.metrics.sources import SourceError
+    from chaos.util.wire import WireError
+
+    assert all(issubclass(e, InfraError) for e in (CgroupError, SourceError, WireError))
+    assert issubclass(FaultError, ChaosgateError) and not issubclass(FaultError, InfraError)

@@ -32,7 +32,7 @@ READ_TIMEOUT_S = 2.0
 SCRAPE_OK = "chaosgate_scrape_ok"
 
 
-class SourceError(Exception):
+class SourceError(InfraError):
     """A source could not be read this time."""
 
 
