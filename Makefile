@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup lint unit test demo clean
+.PHONY: setup lint docs unit test demo clean
 
 setup:
 	bash scripts/setup
@@ -14,12 +14,16 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 
+# The docs site into build/site; --strict turns a broken link or anchor into a failure.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q
+
 # The fast lane: every test that starts no stack, server or browser (well under a minute).
 unit: setup
 	$(PY) -m pytest -q -n 2 -m "not integration" $(PYTEST_ARGS)
 
 # Two xdist workers: the run-stack experiments in one lane (see tests/conftest.py), the rest in the other.
-test: setup lint
+test: setup lint docs
 	$(PY) -m pytest -ra -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 demo: setup

@@ -28,7 +28,7 @@ from chaos.measure.sli import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "gates" / "pre-promotion.yaml"
-README = ROOT / "README.md"
+README = ROOT / "docs" / "incident-replay.md"  # the page that holds the replay table
 START, END = "<!-- replay-table:start -->", "<!-- replay-table:end -->"
 #: Seconds beyond an experiment's own deadline before its `chaosgate run` is killed.
 RUN_MARGIN_S = 60
