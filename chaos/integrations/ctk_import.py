@@ -139,12 +139,22 @@ def translate(src: dict, stack: str, links: list[str], target: str | None) -> Tr
     return t
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """A mapping from a user's file, or an empty one when it is something else (listed as skipped)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """A name from a user's file, or "" (matching no table) when it is not a string."""
+    return value if isinstance(value, str) else ""
+
+
 def _describe(act: Any) -> str:
     if not isinstance(act, dict):
         return repr(act)[:80]
     if "ref" in act:
         return f"ref {act['ref']}"
-    prov = act.get("provider") or {}
+    prov = _mapping(act.get("provider"))
     kind = prov.get("type", "?")
     detail = {"python": f"{prov.get('module')}.{prov.get('func')}", "process": str(prov.get("path")),
               "http": str(prov.get("url"))}.get(kind, "")
@@ -152,14 +162,14 @@ def _describe(act: Any) -> str:
 
 
 def _fault(act: Any, where: str, links: list[str], t: Translation) -> dict | None:
-    prov = act.get("provider") or {} if isinstance(act, dict) else {}
+    prov = _mapping(act.get("provider")) if isinstance(act, dict) else {}
     if not isinstance(act, dict) or prov.get("type") != "python" or prov.get("module") not in TOXI_MODULES:
         why = ("a probe during the method: chaosgate measures SLIs all along instead"
                if isinstance(act, dict) and act.get("type") == "probe" else "no chaosgate equivalent")
         t.skipped.append(Skipped(path=where, what=_describe(act), why=why))
         return None
     # "" when absent: no table below has it as a key, as none has None.
-    func, args = prov.get("func", ""), prov.get("arguments") or {}
+    func, args = _text(prov.get("func")), _mapping(prov.get("arguments"))
     proxy = args.get("for_proxy") or args.get("proxy_name")
     if proxy not in links:
         t.skipped.append(Skipped(path=where, what=_describe(act),
@@ -168,8 +178,8 @@ def _fault(act: Any, where: str, links: list[str], t: Translation) -> dict | Non
     if func == "disable_proxy":
         return {"type": "network.down", "link": proxy}
     if func == "create_toxic":
-        mapping = TOXIC_TYPES.get(args.get("toxic_type", ""))
-        values = args.get("attributes") or {}
+        mapping = TOXIC_TYPES.get(_text(args.get("toxic_type")))
+        values = _mapping(args.get("attributes"))
     else:
         mapping, values = TOXICS.get(func), args
     if mapping is None:

@@ -96,3 +96,15 @@ def test_broken_sources_get_one_located_message(tmp_path: Path) -> None:
     assert res.code == 3 and "not a Chaos Toolkit experiment" in res.err, res.err
     res, _ = imported(tmp_path, DATA / "walkthrough.json", "--target", "nowhere")
     assert res.code == 3 and "no service 'nowhere'" in res.err, res.err
+    # Values of the wrong shape where Chaos Toolkit expects names and mappings: listed, never a traceback.
+    shapes = tmp_path / "shapes.json"
+    shapes.write_text(json.dumps({"title": "odd shapes", "method": [
+        {"type": "action", "name": "a", "provider": {"type": "python", "module": "chaostoxi.toxic.actions",
+                                                     "func": ["create_toxic"], "arguments": ["front -> echo"]}},
+        {"type": "action", "name": "b", "provider": "nonsense"},
+        {"type": "action", "name": "c", "provider": {"type": "python", "module": "chaostoxi.toxic.actions",
+                                                     "func": "create_toxic",
+                                                     "arguments": {"for_proxy": "front -> echo", "toxic_type": {}}}}]}))
+    res, _ = imported(tmp_path, shapes)
+    assert res.code == 0 and "Traceback" not in res.err, res.err
+    assert all(f"not translated: method[{i}]" in res.err for i in range(3)), res.err
