@@ -30,8 +30,8 @@ from chaos import backends  # noqa: E402
 from chaos.measure.metrics.sampler import Sampler  # noqa: E402
 from chaos.measure.metrics.sources import sources_for  # noqa: E402
 from chaos.measure.metrics.timeline import Timeline  # noqa: E402
-from chaos.measure.sli import wanted_metrics  # noqa: E402
 from chaos.spec.experiment import load_experiment  # noqa: E402
+from chaos.spec.surfaces import wanted_metrics  # noqa: E402
 
 APP = ROOT / "bench" / "growth_app.py"
 #: Bound on one gate of the bench.

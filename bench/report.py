@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 from chaos.measure.metrics.timeline import Sample, Timeline  # noqa: E402
 from chaos.measure.result import RunPlan, RunResult  # noqa: E402
-from chaos.measure.sli import Surface  # noqa: E402
 from chaos.report import render_run  # noqa: E402
+from chaos.spec.surfaces import Surface  # noqa: E402
 
 LES = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, float("inf")]
 

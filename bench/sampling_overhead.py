@@ -29,7 +29,7 @@ from chaos.load.runner import LoadRunner  # noqa: E402
 from chaos.measure.metrics.sampler import Sampler  # noqa: E402
 from chaos.measure.metrics.sources import sources_for  # noqa: E402
 from chaos.measure.metrics.timeline import Timeline  # noqa: E402
-from chaos.measure.sli import Surface, wanted_metrics  # noqa: E402
+from chaos.spec.surfaces import Surface, wanted_metrics  # noqa: E402
 from chaos.stack import load_stack  # noqa: E402
 from chaos.util.yamlsource import load_yaml  # noqa: E402
 

@@ -25,8 +25,9 @@ from rich.text import Text
 
 from chaos.measure.blast import is_degraded
 from chaos.measure.metrics.timeline import Timeline
-from chaos.measure.sli import Surface, evaluate
+from chaos.measure.sli import evaluate
 from chaos.report.series import windowed
+from chaos.spec.surfaces import Surface
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 #: Seconds per sparkline point, and points shown.

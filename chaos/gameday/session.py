@@ -24,10 +24,10 @@ from chaos.measure.metrics.sampler import Sampler
 from chaos.measure.metrics.sources import sources_for
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.result import FaultRecord, RunResult
-from chaos.measure.sli import wanted_metrics
 from chaos.run.engine import write_plan
 from chaos.run.reconcile import claim
 from chaos.spec.experiment import LoadedExperiment, load_experiment
+from chaos.spec.surfaces import wanted_metrics
 from chaos.util.yamlsource import load_yaml
 
 #: Seconds between checks of the session's end.

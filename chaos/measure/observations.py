@@ -4,8 +4,9 @@ SLI (good of total), or one value per sub-window for latency, gauge and rate SLI
 from __future__ import annotations
 
 from chaos.measure.metrics.timeline import Timeline
-from chaos.measure.sli import RatioSLI, Selector, SLIDef, counter_delta, evaluate
+from chaos.measure.sli import counter_delta, evaluate
 from chaos.measure.stats import Counts
+from chaos.spec.surfaces import RatioSLI, Selector, SLIDef
 
 
 def observe(tl: Timeline, sli: SLIDef, source: str, t0: float, t1: float,

@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from chaos.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_INVALID, EXIT_PASS
-from chaos.measure.sli import SLIValue, Surface
+from chaos.measure.sli import SLIValue
+from chaos.spec.surfaces import Surface
 from chaos.util.stored import read_model
 
 RESULT_FILE = "result.json"

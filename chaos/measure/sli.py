@@ -13,21 +13,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from chaos.spec.surfaces import GaugeSLI, QuantileSLI, RateSLI, RatioSLI, Selector
+
 if TYPE_CHECKING:
     from chaos.measure.metrics.timeline import Timeline
-
-from chaos.spec.surfaces import (  # noqa: F401 (the SLI models, re-exported)
-    METRIC_SUFFIXES,
-    GaugeSLI,
-    QuantileSLI,
-    RateSLI,
-    RatioSLI,
-    Selector,
-    SLIDef,
-    Surface,
-    base_name,
-    wanted_metrics,
-)
 
 
 class SLIValue(BaseModel):

@@ -12,7 +12,8 @@ import math
 from collections.abc import Callable
 
 from chaos.measure.metrics.timeline import Timeline
-from chaos.measure.sli import GaugeSLI, QuantileSLI, RateSLI, RatioSLI, Selector, SLIDef, quantile
+from chaos.measure.sli import quantile
+from chaos.spec.surfaces import GaugeSLI, QuantileSLI, RateSLI, RatioSLI, Selector, SLIDef
 
 
 class _Curve:

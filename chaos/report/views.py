@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.result import EXPERIMENT_COPY, RunPlan, RunResult, load_plan, load_result
-from chaos.measure.sli import SLIDef
 from chaos.report.radius_map import RadiusMap, layout
 from chaos.report.series import windowed
+from chaos.spec.surfaces import SLIDef
 
 #: Each point of a chart is the SLI over the window ending there (the blast radius's window).
 WINDOW_S = 5.0

@@ -33,10 +33,11 @@ from chaos.measure.result import (
     RunResult,
     Status,
 )
-from chaos.measure.sli import SLIValue, evaluate, wanted_metrics
+from chaos.measure.sli import SLIValue, evaluate
 from chaos.run.journal import Journal
 from chaos.run.reconcile import claim, reconcile_all, rollback_journal, verify_gone
 from chaos.spec.experiment import LoadedExperiment
+from chaos.spec.surfaces import wanted_metrics
 
 if TYPE_CHECKING:
     from chaos.run.stackpool import Lease

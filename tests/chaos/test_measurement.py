@@ -13,7 +13,8 @@ import requests
 from chaos.measure.metrics.sampler import Sampler
 from chaos.measure.metrics.sources import sources_for
 from chaos.measure.metrics.timeline import Timeline
-from chaos.measure.sli import RatioSLI, Selector, counter_delta, evaluate
+from chaos.measure.sli import counter_delta, evaluate
+from chaos.spec.surfaces import RatioSLI, Selector
 from runstack.metadata import QUEUE
 from runstack.traffic import drive
 from tests.chaos.engine_helpers import assert_nothing_left, only_run_dir, result

@@ -13,7 +13,8 @@ import requests
 from chaos.measure.metrics.promql import PromQLSourceSpec, promql_source
 from chaos.measure.metrics.sampler import Sampler
 from chaos.measure.metrics.timeline import Timeline
-from chaos.measure.sli import GaugeSLI, RateSLI, evaluate
+from chaos.measure.sli import evaluate
+from chaos.spec.surfaces import GaugeSLI, RateSLI
 from chaos.util.ports import free_port
 from tests.chaos.engine_helpers import only_run_dir, result
 from tests.conftest import STACKS, chaosgate

@@ -223,8 +223,9 @@ def test_chart_series_match_evaluate_for_counters_histograms_resets_and_gaps(tmp
     import random
 
     from chaos.measure.metrics.timeline import Sample, Timeline
-    from chaos.measure.sli import GaugeSLI, QuantileSLI, RateSLI, RatioSLI, evaluate
+    from chaos.measure.sli import evaluate
     from chaos.report.series import windowed
+    from chaos.spec.surfaces import GaugeSLI, QuantileSLI, RateSLI, RatioSLI
 
     rng = random.Random(3)
     tl = Timeline(tmp_path)

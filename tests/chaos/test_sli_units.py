@@ -8,7 +8,8 @@ import pytest
 
 from chaos.measure.blast import is_degraded
 from chaos.measure.metrics.timeline import Sample, Timeline
-from chaos.measure.sli import GaugeSLI, QuantileSLI, RatioSLI, Selector, counter_delta, evaluate, quantile
+from chaos.measure.sli import counter_delta, evaluate, quantile
+from chaos.spec.surfaces import GaugeSLI, QuantileSLI, RatioSLI, Selector
 
 
 def test_selector_parsing_and_matching() -> None:

@@ -22,7 +22,7 @@ from chaos.backends.state import ServiceState
 from chaos.components.rabbitmq import MANAGEMENT_PORT, PROMETHEUS_PORT, ManagementClient
 from chaos.errors import InfraError
 from chaos.measure.metrics.timeline import Sample
-from chaos.measure.sli import base_name
+from chaos.spec.surfaces import base_name
 from chaos.util.wire import WireError, fetch
 
 #: Seconds one read of one source may take.
