@@ -1,35 +1,40 @@
 """Backends start a stack somewhere: `local` (processes on loopback) or `docker` (containers).
 
-A backend is registered by name; it has `check(stack)`, `up(stack, run_dir) -> StackState`,
-`status(state)` and `down(state)`.
+A backend is registered by name; it is a `chaos.backends.base.Backend`: `check(stack)`,
+`up(stack, run_dir) -> StackState`, `status(state) -> {name: ServiceStatus}`, `down(state)`, and
+`running`, `restart`, `respawn` for faults.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from chaos.errors import InputError
 
-_REGISTRY: dict[str, Callable[..., object]] = {}
+if TYPE_CHECKING:  # a backend module is imported when one is asked for, not with this package
+    from chaos.backends.base import Backend
+
+_REGISTRY: dict[str, Callable[..., Backend]] = {}
 
 
-def register(name: str):
+def register(name: str) -> Callable[[Callable[..., Backend]], Callable[..., Backend]]:
     """Class decorator-free registration: `register("local")(factory)`."""
 
-    def add(factory: Callable[..., object]) -> Callable[..., object]:
+    def add(factory: Callable[..., Backend]) -> Callable[..., Backend]:
         _REGISTRY[name] = factory
         return factory
 
     return add
 
 
-def _local(**kwargs):
+def _local(**kwargs: Any) -> Backend:
     from chaos.backends.local import LocalBackend
 
     return LocalBackend(**kwargs)
 
 
-def _docker(**kwargs):
+def _docker(**kwargs: Any) -> Backend:
     from chaos.backends.docker import DockerBackend
 
     return DockerBackend(**kwargs)
@@ -44,7 +49,7 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get(name: str, **kwargs):
+def get(name: str, **kwargs: Any) -> Backend:
     """A backend instance by name."""
     try:
         factory = _REGISTRY[name]

@@ -1,12 +1,14 @@
-"""What every backend shares: the shape of `up` (nothing outlives a failed start), port planning,
-health probes from outside, and the status row of a service."""
+"""What every backend shares: the typed interface (`Backend`), the shape of `up` (nothing outlives
+a failed start), port planning, health probes from outside, and the status row of a service."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
 from chaos.backends.state import ServiceState, StackState
+from chaos.backends.status import ServiceStatus
 from chaos.components import builtin_ports, rabbitmq
 from chaos.stack import Stack
 from chaos.stack.model import Service
@@ -19,21 +21,24 @@ STOP_GRACE_S = 10.0
 BROKER_STOP_GRACE_S = 30.0
 #: A broker's health deadline when the compose file sets none (its API took ~11 s here).
 BROKER_START_S = 90.0
+#: Seconds a restarted or respawned service gets to become healthy, unless a backend says otherwise.
+RESTART_DEADLINE_S = 30.0
 
 Say = Callable[[str], None]
 
 
-class Backend:
-    """A backend: `check`, `up`, `status`, `down`, and `restart`/`respawn` for faults."""
+class Backend(ABC):
+    """A backend: `check`, `up`, `status`, `down`, and `running`/`restart`/`respawn` for faults."""
 
-    name = ""
+    #: The name it is registered under and recorded in a stack's state ("local", "docker").
+    name: str = ""
 
-    def __init__(self, say: Say = lambda msg: None):
+    def __init__(self, say: Say = lambda msg: None) -> None:
         self.say = say
 
+    @abstractmethod
     def check(self, stack: Stack) -> None:
         """Refuse, before anything starts, a stack this backend cannot run (InputErrors)."""
-        raise NotImplementedError
 
     def up(self, stack: Stack, run_dir: Path) -> StackState:
         """Start every service in dependency order and wait for health; on any failure stop all."""
@@ -58,18 +63,32 @@ class Backend:
             raise
 
     def _preflight(self, stack: Stack) -> None:
-        """Checks that need the machine (an engine, images) before anything is recorded."""
+        """Checks that need the machine (an engine, images) before anything is recorded; none by default."""
+        return None
 
+    @abstractmethod
     def _start(self, stack: Stack, state: StackState, run_dir: Path) -> None:
-        raise NotImplementedError
+        """Start the services `up` recorded a state for, saving it as each starts (`up` stops all on failure)."""
 
+    @abstractmethod
+    def status(self, state: StackState) -> dict[str, ServiceStatus]:
+        """Each service of the state, by name in start order: running and healthy right now (probes bounded)."""
+
+    @abstractmethod
     def down(self, state: StackState) -> list[str]:
         """Stop everything the state records; names of what had to be killed."""
-        raise NotImplementedError
 
+    @abstractmethod
     def running(self, state: StackState, name: str) -> bool:
         """Whether one service's process or container runs now (no health probe)."""
-        raise NotImplementedError
+
+    @abstractmethod
+    def restart(self, run_dir: Path, name: str, deadline_s: float = RESTART_DEADLINE_S) -> None:
+        """Start a killed service again as it was (the undo of process.kill); nothing if it runs or the stack is down."""
+
+    @abstractmethod
+    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = RESTART_DEADLINE_S) -> None:
+        """Stop a service and start it again with `env` (a configuration swap or its undo), waiting for health."""
 
 
 def plan_service(stack: Stack, name: str, plain_kind: str) -> ServiceState:
@@ -112,3 +131,14 @@ def probe_interval(svc: Service) -> float:
     """Seconds between health probes while waiting (compose's start_interval, at most 1 s)."""
     interval = (svc.healthcheck.start_interval or 0.25) if svc.healthcheck else 0.25
     return min(interval, 1.0)
+
+
+def service_status(svc: ServiceState, *, running: bool, state: str, pid: int | None = None,
+                   container_name: str | None = None) -> ServiceStatus:
+    """A service's status row from its recorded state, probing its health only when it runs."""
+    broker = svc.kind == "rabbitmq" and bool(svc.ports.get(rabbitmq.MANAGEMENT_PORT))
+    return ServiceStatus(name=svc.name, kind=svc.kind, running=running, state=state,
+                         healthy=running and health_probe(svc)(), pool=svc.pool, host=svc.host, port=svc.port,
+                         ports=dict(svc.ports), health_url=svc.health_url,
+                         management_url=svc.url("/", rabbitmq.MANAGEMENT_PORT) if broker else None, pid=pid,
+                         container_id=svc.container_id, container_name=container_name or svc.container_name)

@@ -26,8 +26,10 @@ from chaos.backends.base import (
     health_url,
     plan_service,
     probe_interval,
+    service_status,
 )
 from chaos.backends.state import STATE_FILE, LinkState, StackState
+from chaos.backends.status import GONE, NOT_STARTED, ServiceStatus
 from chaos.components import builtin_ports, containers, toxiproxy
 from chaos.errors import InfraError, InputErrors, StackStartError
 from chaos.stack import Stack
@@ -178,16 +180,15 @@ class DockerBackend(Backend):
         self.say(f"{name} healthy after {svc_state.healthy_after_s:.1f} s (port {svc_state.port})")
 
     # --- status and down ------------------------------------------------------------------------
-    def status(self, state: StackState) -> dict[str, dict]:
-        """Per service: container, port, running and healthy right now (each probe bounded)."""
+    def status(self, state: StackState) -> dict[str, ServiceStatus]:
+        """Per service: container, ports, the engine's word for it (running, paused, ...) and healthy right now."""
         client = containers.connect(engine=state.engine)
         rows = {}
         for name, svc in state.services.items():
             container = containers.find(client, svc.container_id) if svc.container_id else None
-            alive = container is not None and container.status == "running"
-            healthy = alive and health_probe(svc)()
-            rows[name] = {"container": container.name if container else None, "port": svc.port,
-                          "alive": alive, "healthy": healthy, "pool": svc.pool}
+            now = container.status if container is not None else GONE if svc.container_id else NOT_STARTED
+            rows[name] = service_status(svc, running=now == "running", state=now,
+                                        container_name=container.name if container is not None else None)
         return rows
 
     def down(self, state: StackState) -> list[str]:

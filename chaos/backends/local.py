@@ -9,6 +9,7 @@ from pathlib import Path
 from chaos.backends.base import (
     BROKER_START_S,
     BROKER_STOP_GRACE_S,
+    RESTART_DEADLINE_S,
     STOP_GRACE_S,
     Backend,
     health_deadline,
@@ -16,15 +17,17 @@ from chaos.backends.base import (
     health_url,
     plan_service,
     probe_interval,
+    service_status,
 )
 from chaos.backends.state import STATE_FILE, LinkState, StackState
+from chaos.backends.status import NOT_STARTED, ServiceStatus
 from chaos.components import rabbitmq, toxiproxy
 from chaos.errors import InfraError, InputErrors, StackStartError
 from chaos.stack import Stack
 from chaos.stack.model import Service
 from chaos.util.health import Gone, wait_healthy
 from chaos.util.ports import free_port
-from chaos.util.procs import is_alive, spawn, stop_group, tail
+from chaos.util.procs import ProcessRecord, is_alive, spawn, stop_group, tail
 
 #: Seconds toxiproxy-server gets to answer its API after start.
 TOXIPROXY_START_S = 15.0
@@ -137,14 +140,13 @@ class LocalBackend(Backend):
         return env
 
     # --- status and down ------------------------------------------------------------------------
-    def status(self, state: StackState) -> dict[str, dict]:
-        """Per service: pid, port, alive and healthy right now (each probe bounded)."""
+    def status(self, state: StackState) -> dict[str, ServiceStatus]:
+        """Per service: pid, ports, whether its process runs (or is paused) and is healthy right now."""
         rows = {}
         for name, svc in state.services.items():
-            alive = self.running(state, name)
-            healthy = alive and health_probe(svc)()
-            rows[name] = {"pid": svc.process.pid if svc.process else None, "port": svc.port,
-                          "alive": alive, "healthy": healthy, "pool": svc.pool}
+            now = _process_state(svc.process)
+            rows[name] = service_status(svc, running=now in ("running", "paused"), state=now,
+                                        pid=svc.process.pid if svc.process else None)
         return rows
 
     def down(self, state: StackState) -> list[str]:
@@ -178,7 +180,7 @@ class LocalBackend(Backend):
         svc = state.services[name]
         return svc.process is not None and is_alive(svc.process)
 
-    def restart(self, run_dir: Path, name: str, deadline_s: float = 30.0) -> None:
+    def restart(self, run_dir: Path, name: str, deadline_s: float = RESTART_DEADLINE_S) -> None:
         """Start a killed service again with its original command (the undo of process.kill)."""
         state = StackState.load(run_dir)
         svc = state.services[name]
@@ -188,13 +190,28 @@ class LocalBackend(Backend):
             return  # restarted already, or the kill never landed
         _spawn_and_wait(state, name, svc.env, deadline_s)
 
-    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = 30.0) -> None:
+    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = RESTART_DEADLINE_S) -> None:
         """Stop a service and start it again with `env` (a configuration swap or its undo)."""
         state = StackState.load(run_dir)
         svc = state.services[name]
         if svc.process is not None:
             stop_group(svc.process, STOP_GRACE_S)
         _spawn_and_wait(state, name, env, deadline_s)
+
+
+def _process_state(record: ProcessRecord | None) -> str:
+    """running, paused (stopped by a signal: process.pause), exited, or not started."""
+    if record is None:
+        return NOT_STARTED
+    if not is_alive(record):
+        return "exited"
+    import psutil  # here, not at import, as in chaos.util.procs
+
+    try:
+        stopped = psutil.Process(record.pid).status() == psutil.STATUS_STOPPED
+    except psutil.NoSuchProcess:
+        return "exited"
+    return "paused" if stopped else "running"
 
 
 def _spawn_and_wait(state: StackState, name: str, env: dict[str, str], deadline_s: float) -> None:

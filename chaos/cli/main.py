@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the commands import what they need when they run: starting 
 
     from pydantic import BaseModel
 
+    from chaos.backends.status import ServiceStatus
     from chaos.run.engine import Engine
 
 DEFAULT_COMPOSE = "docker-compose.yml"
@@ -82,7 +83,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
     if args.action == "status":
         rows = backend.status(active)
         _print_status(rows)
-        return 0 if all(r["healthy"] for r in rows.values()) else 1
+        return 0 if all(row.healthy for row in rows.values()) else 1
     _heal_hand_faults(active)
     killed = backend.down(active)
     clear_active(out, active)
@@ -111,15 +112,27 @@ def _heal_hand_faults(state) -> None:
         journal.close()
 
 
-def _print_status(rows: dict[str, dict]) -> None:
+def _print_status(rows: dict[str, ServiceStatus]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("service", "pid / container", "port", "pool", "alive", "healthy")
-    for name, r in rows.items():
-        table.add_row(name, str(r.get("pid") or r.get("container") or "-"), str(r["port"] or "-"), r["pool"] or "-",
-                      "yes" if r["alive"] else "NO", "yes" if r["healthy"] else "NO")
-    Console(width=100).print(table)
+    table = Table("service", "pid / container", "port", "pool", "running", "healthy")
+    for row in rows.values():
+        table.add_row(*_status_cells(row))
+    console = Console(width=100)
+    console.print(table)
+    for row in rows.values():
+        if row.management_url:
+            console.print(f"{row.name} management: {row.management_url}", highlight=False, soft_wrap=True)
+
+
+def _status_cells(row: ServiceStatus) -> list[str]:
+    """One service's cells in the status table; its state is said when it is not plainly running."""
+    where = str(row.pid) if row.pid is not None else row.container_name or (row.container_id or "")[:12]
+    running = "yes" if row.running else "NO"
+    if row.state != "running":
+        running += f" ({row.state})"
+    return [row.name, where or "-", str(row.port or "-"), row.pool or "-", running, "yes" if row.healthy else "NO"]
 
 
 # --- experiments ---------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ def test_up_traffic_through_proxy_then_down_leaves_nothing(out: Path) -> None:
         assert requests.get(f"http://127.0.0.1:{front}/via-echo", timeout=10).status_code >= 500
         status = chaosgate("stack", "status", "-f", str(MINI), "--out", str(out))
         assert status.code == 0 and "front" in status.out
+        assert "broker management: http://" in status.out, status.out  # the builtin RabbitMQ's API
         members = group_pids(pgids)
         assert len(members) > len(pids), "RabbitMQ's Erlang VM runs inside the broker's group"
     finally:
