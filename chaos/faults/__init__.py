@@ -1,22 +1,23 @@
 """Fault types, registered by name (`network.latency`, `broker.hold_connections`, …), and their undos.
 
-A fault family is one module that registers its spec classes with `@register(name)` and its
-undo functions with `@register_undo(kind)`. An undo works from its journal record alone, so
-`chaosgate rollback` can run it in another process after a SIGKILL.
+A fault family is one module that registers its spec classes with `@register(name)` and its undo
+records (pydantic models with a `kind` literal) with `@register_undo`. An undo works from its
+journal record alone, so `chaosgate rollback` can run it in another process after a SIGKILL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypeVar, Union
 
 from pydantic import Field
 
-from chaos.faults.base import Fault, FaultContext, FaultError
+from chaos.faults.base import Fault, FaultContext, FaultError, Undo, UnknownUndo
 
 _FAULTS: dict[str, type[Fault]] = {}
-_UNDOS: dict[str, Callable[[dict], None]] = {}
-_CHECKS: dict[str, Callable[[dict], str | None]] = {}
+_UNDOS: dict[str, type[Undo]] = {}
+
+UndoT = TypeVar("UndoT", bound=Undo)
 
 
 def register(name: str) -> Callable[[type[Fault]], type[Fault]]:
@@ -29,36 +30,18 @@ def register(name: str) -> Callable[[type[Fault]], type[Fault]]:
     return add
 
 
-def register_undo(kind: str) -> Callable[[Callable[[dict], None]], Callable[[dict], None]]:
-    """Decorator: the function that undoes journal records of this kind."""
-
-    def add(fn: Callable[[dict], None]) -> Callable[[dict], None]:
-        _UNDOS[kind] = fn
-        return fn
-
-    return add
+def register_undo(cls: type[UndoT]) -> type[UndoT]:
+    """Class decorator: journal records whose `kind` is the class's `kind` default are read as `cls`."""
+    kind = cls.model_fields["kind"].default
+    assert isinstance(kind, str) and kind, f"{cls.__name__} needs a default kind"
+    _UNDOS[kind] = cls
+    return cls
 
 
-def register_check(kind: str) -> Callable[[Callable[[dict], str | None]], Callable[[dict], str | None]]:
-    """Decorator: a function telling whether the fault behind an undo record is really gone
-    (None) or what is still in place."""
-
-    def add(fn: Callable[[dict], str | None]) -> Callable[[dict], str | None]:
-        _CHECKS[kind] = fn
-        return fn
-
-    return add
-
-
-def still_in_place(undo: dict) -> str | None:
-    """What of this fault is still in place, or None when it is gone."""
-    check = _CHECKS.get(undo["kind"])
-    return check(undo) if check else None
-
-
-def rollback_undo(undo: dict) -> None:
-    """Undo one recorded fault (idempotent: undoing what is already gone is fine)."""
-    _UNDOS[undo["kind"]](undo)
+def parse_undo(record: dict[str, Any]) -> Undo:
+    """A journal's undo record as its typed class (UnknownUndo for a kind this version lacks)."""
+    cls = _UNDOS.get(str(record.get("kind", "")), UnknownUndo)
+    return cls.model_validate(record)
 
 
 def names() -> list[str]:
@@ -77,5 +60,5 @@ def union() -> Any:
 # Importing a family registers it.
 from chaos.faults import broker, capacity, config, network, process, resource  # noqa: E402,F401
 
-__all__ = ["Fault", "FaultContext", "FaultError", "names", "register", "register_check", "register_undo",
-           "rollback_undo", "still_in_place", "union"]
+__all__ = ["Fault", "FaultContext", "FaultError", "Undo", "UnknownUndo", "names", "parse_undo", "register",
+           "register_undo", "union"]

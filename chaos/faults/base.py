@@ -6,7 +6,8 @@ import fnmatch
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +29,34 @@ class FaultError(ChaosgateError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+class Undo(BaseModel):
+    """A journal record that undoes one fault from the record alone, so `chaosgate rollback` can run
+    it in another process after a SIGKILL. A family subclasses it per kind, with a `kind` literal."""
+
+    # Reading is lenient (a newer chaosgate may record more), writing is exact; records never change.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    kind: str
+
+    def rollback(self) -> None:
+        """Undo the fault (idempotent: undoing what is already gone is fine)."""
+        raise NotImplementedError
+
+    def remaining(self) -> str | None:
+        """What of the fault is still in place, or None when it is gone (re-read from the component)."""
+        return None
+
+
+class UnknownUndo(Undo):
+    """A record of a kind this chaosgate does not know (written by another version): it cannot be undone here."""
+
+    def rollback(self) -> None:
+        raise FaultError(f"no undo for records of kind {self.kind!r} in this chaosgate; "
+                         "roll it back with the version that injected it")
+
+    def remaining(self) -> str | None:
+        return f"cannot verify records of kind {self.kind!r}"
 
 
 class Fault(BaseModel):
@@ -74,17 +103,15 @@ class FaultContext:
 
         return ToxiproxyClient(self.state.toxiproxy_url or "")
 
-    def apply(self, fault: Fault, target: str, undo: dict[str, Any], act: Callable[[], object]) -> int:
+    def apply(self, fault: Fault, target: str, undo: Undo, act: Callable[[], object]) -> int:
         """Record `undo` durably, then `act` (what it returns is not used); if acting fails, undo at
         once and re-raise."""
-        from chaos.faults import rollback_undo
-
         entry = self.journal.intend(fault.type, target, undo)
         try:
             act()
         except BaseException:
             try:
-                rollback_undo(undo)
+                undo.rollback()
                 self.journal.mark(entry, "rolled_back", "injection failed")
             except Exception as exc:  # noqa: BLE001 - the original error matters more; the entry stays outstanding
                 self.journal.mark(entry, "rollback_failed", str(exc))
@@ -131,6 +158,10 @@ def check_host(url: str, allow_hosts: list[str], field_name: str) -> None:
 
 def stack_state(run_dir: str) -> StackState:
     """The stack state a fault's undo names (loaded at use: validation never needs it)."""
-    from chaos.backends.state import StackState
+    from chaos.backends.state import STATE_FILE, StackState
+    from chaos.errors import InfraError
 
+    if not (Path(run_dir) / STATE_FILE).exists():
+        # The stack's directory is gone (a wiped workspace): so is the stack the fault lived in.
+        raise InfraError(f"the stack of {run_dir} is gone (no {STATE_FILE})")
     return StackState.load(run_dir)

@@ -9,8 +9,8 @@ from pydantic import Field
 
 from chaos.components.rabbitmq import AMQP_PORT, MANAGEMENT_PORT, ManagementClient
 from chaos.errors import InfraError
-from chaos.faults import register, register_check, register_undo
-from chaos.faults.base import Fault, FaultContext, service_named
+from chaos.faults import register, register_undo
+from chaos.faults.base import Fault, FaultContext, Undo, service_named
 from chaos.stack import Stack
 
 #: Seconds one AMQP connect of the saturation fault may take.
@@ -44,7 +44,7 @@ class HoldConnections(_BrokerFault):
         svc = ctx.state.services[self.service]
         host, port = svc.host, svc.ports[AMQP_PORT]
         name = f"chaosgate-hold-{ctx.run_id}-{len(_held)}"
-        undo = {"kind": "broker.close_connections", "management": self._management(ctx), "name": name}
+        undo = CloseConnections(management=self._management(ctx), name=name)
 
         def hold() -> None:
             import pika  # lazily: validating an experiment needs no AMQP client
@@ -77,44 +77,56 @@ class ConnectionLimit(_BrokerFault):
     def inject(self, ctx: FaultContext) -> list[int]:
         client = ManagementClient(self._management(ctx))
         previous = client.connection_limit(self.vhost)
-        undo = {"kind": "broker.restore_limit", "management": client.url, "vhost": self.vhost, "previous": previous}
+        undo = RestoreLimit(management=client.url, vhost=self.vhost, previous=previous)
         return [ctx.apply(self, self.service, undo, lambda: client.set_connection_limit(self.limit, self.vhost))]
 
 
-@register_undo("broker.close_connections")
-def _close(undo: dict) -> None:
-    with _lock:
-        conns = _held.pop(undo["name"], [])
-    for conn in conns:
+@register_undo
+class CloseConnections(Undo):
+    """Close the connections a `broker.hold_connections` holds: this process's sockets, then any the
+    broker still lists under the fault's connection name."""
+
+    kind: Literal["broker.close_connections"] = "broker.close_connections"
+    management: str = Field(description="the broker's management API")
+    name: str = Field(description="the connection name every held connection carries")
+
+    def rollback(self) -> None:
+        with _lock:
+            conns = _held.pop(self.name, [])
+        for conn in conns:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - already closed is closed
+                pass
+        client = ManagementClient(self.management)
         try:
-            conn.close()
-        except Exception:  # noqa: BLE001 - already closed is closed
-            pass
-    client = ManagementClient(undo["management"])
-    try:
-        listed = client.connections()
-    except InfraError:
-        if conns:
-            return  # closed our own sockets; the broker being gone means nothing is held there
-        raise
-    for c in listed:
-        if c.get("client_properties", {}).get("connection_name") == undo["name"]:
-            client.close_connection(c["name"])
+            listed = client.connections()
+        except InfraError:
+            if conns:
+                return  # closed our own sockets; the broker being gone means nothing is held there
+            raise
+        for c in listed:
+            if c.get("client_properties", {}).get("connection_name") == self.name:
+                client.close_connection(c["name"])
+
+    def remaining(self) -> str | None:
+        held = [c for c in ManagementClient(self.management).connections()
+                if c.get("client_properties", {}).get("connection_name") == self.name]
+        return f"{len(held)} connections named {self.name} still open" if held else None
 
 
-@register_undo("broker.restore_limit")
-def _restore(undo: dict) -> None:
-    ManagementClient(undo["management"]).set_connection_limit(undo["previous"], undo["vhost"])
+@register_undo
+class RestoreLimit(Undo):
+    """Put a vhost's max-connections back to what it was (None: no limit)."""
 
+    kind: Literal["broker.restore_limit"] = "broker.restore_limit"
+    management: str
+    vhost: str = "/"
+    previous: int | None
 
-@register_check("broker.close_connections")
-def _closed(undo: dict) -> str | None:
-    held = [c for c in ManagementClient(undo["management"]).connections()
-            if c.get("client_properties", {}).get("connection_name") == undo["name"]]
-    return f"{len(held)} connections named {undo['name']} still open" if held else None
+    def rollback(self) -> None:
+        ManagementClient(self.management).set_connection_limit(self.previous, self.vhost)
 
-
-@register_check("broker.restore_limit")
-def _restored(undo: dict) -> str | None:
-    now = ManagementClient(undo["management"]).connection_limit(undo["vhost"])
-    return None if now == undo["previous"] else f"connection limit is {now}, was {undo['previous']}"
+    def remaining(self) -> str | None:
+        now = ManagementClient(self.management).connection_limit(self.vhost)
+        return None if now == self.previous else f"connection limit is {now}, was {self.previous}"

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import Field
 
 from chaos.errors import InfraError
-from chaos.faults import register, register_check, register_undo
-from chaos.faults.base import Fault, FaultContext, FaultError, check_host, service_named
+from chaos.faults import register, register_undo
+from chaos.faults.base import Fault, FaultContext, FaultError, Undo, check_host, service_named
 from chaos.stack import Stack
 from chaos.util.durations import Duration
 
@@ -47,7 +47,7 @@ class Fill(Fault):
         url = svc.url(hook.path)
         check_host(url, [*ctx.allow_hosts, svc.host], "service")  # the stack's own address is the stack
         owner = f"chaosgate-{ctx.run_id}-{len(ctx.journal.entries())}"
-        undo = {"kind": "capacity.release", "url": url, "owner": owner}
+        undo = ReleaseSlots(url=url, owner=owner)
         body = {"slots": self.slots, "ttl_s": self.ttl, "owner": owner}
         return [ctx.apply(self, self.service, undo, lambda: _call("POST", url, body, ok=(201,)))]
 
@@ -66,17 +66,21 @@ def _call(method: str, url: str, body: dict | None = None, ok: tuple[int, ...] =
     return answer
 
 
-def _mine(undo: dict) -> list[dict]:
-    return [h for h in _call("GET", undo["url"]).get("holds", []) if h.get("owner") == undo["owner"]]
+@register_undo
+class ReleaseSlots(Undo):
+    """Release every hold of the pool tagged with the fault's owner name."""
 
+    kind: Literal["capacity.release"] = "capacity.release"
+    url: str = Field(description="the pool's capacity hook")
+    owner: str
 
-@register_undo("capacity.release")
-def _release(undo: dict) -> None:
-    for hold in _mine(undo):
-        _call("DELETE", f"{undo['url']}/{hold['id']}", ok=(200, 404))
+    def _mine(self) -> list[dict]:
+        return [h for h in _call("GET", self.url).get("holds", []) if h.get("owner") == self.owner]
 
+    def rollback(self) -> None:
+        for hold in self._mine():
+            _call("DELETE", f"{self.url}/{hold['id']}", ok=(200, 404))
 
-@register_check("capacity.release")
-def _released(undo: dict) -> str | None:
-    held = _mine(undo)
-    return f"{sum(h['held'] for h in held)} slots still held at {undo['url']}" if held else None
+    def remaining(self) -> str | None:
+        held = self._mine()
+        return f"{sum(h['held'] for h in held)} slots still held at {self.url}" if held else None

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from chaos.faults import register, register_check, register_undo
-from chaos.faults.base import Fault, FaultContext, FaultError, service_named, stack_state
+from chaos.faults import register, register_undo
+from chaos.faults.base import Fault, FaultContext, FaultError, Undo, service_named, stack_state
 from chaos.stack import Stack
+
+if TYPE_CHECKING:
+    from chaos.backends.state import StackState
 
 
 @register("config.swap")
@@ -37,25 +40,33 @@ class Swap(Fault):
         ids = []
         for name in self.services:
             original = dict(ctx.state.services[name].env or {})
-            undo = {"kind": "config.restore", "run_dir": ctx.state.run_dir, "service": name, "env": original}
+            undo = RestoreConfig(run_dir=ctx.state.run_dir, service=name, env=original)
             changed = {**original, **self.set}
             ids.append(ctx.apply(self, name, undo, functools.partial(respawn, Path(ctx.state.run_dir), name, changed)))
             ctx.state.services[name] = stack_state(ctx.state.run_dir).services[name]
         return ids
 
 
-@register_undo("config.restore")
-def _restore(undo: dict) -> None:
-    from chaos import backends
+@register_undo
+class RestoreConfig(Undo):
+    """Restart a service with the environment it had before the swap (unless it already has it)."""
 
-    state = stack_state(undo["run_dir"])
-    if state.status in ("up", "starting") and state.services[undo["service"]].env != undo["env"]:
-        backends.get(state.backend).respawn(Path(undo["run_dir"]), undo["service"], undo["env"])
+    kind: Literal["config.restore"] = "config.restore"
+    run_dir: str
+    service: str
+    env: dict[str, str]
 
+    def _swapped(self) -> StackState | None:
+        state = stack_state(self.run_dir)
+        if state.status in ("up", "starting") and state.services[self.service].env != self.env:
+            return state
+        return None
 
-@register_check("config.restore")
-def _restored(undo: dict) -> str | None:
-    state = stack_state(undo["run_dir"])
-    if state.status in ("up", "starting") and state.services[undo["service"]].env != undo["env"]:
-        return f"{undo['service']} still runs the swapped configuration"
-    return None
+    def rollback(self) -> None:
+        from chaos import backends
+
+        if (state := self._swapped()) is not None:
+            backends.get(state.backend).respawn(Path(self.run_dir), self.service, self.env)
+
+    def remaining(self) -> str | None:
+        return f"{self.service} still runs the swapped configuration" if self._swapped() else None

@@ -8,8 +8,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from chaos.faults import register, register_check, register_undo
-from chaos.faults.base import Fault, FaultContext, FaultError, match_links
+from chaos.faults import register, register_undo
+from chaos.faults.base import Fault, FaultContext, FaultError, Undo, match_links
 from chaos.stack import Stack
 
 
@@ -41,7 +41,7 @@ class _ToxicFault(_LinkFault):
             name = f"chaosgate-{ctx.run_id}-{self.toxic_type}-{uuid.uuid4().hex[:8]}"
             toxic = Toxic(name=name, type=self.toxic_type, stream=self.stream, toxicity=self.toxicity,
                           attributes=self.attributes())
-            undo = {"kind": "toxiproxy.remove_toxic", "url": client.url, "proxy": proxy, "toxic": name}
+            undo = RemoveToxic(url=client.url, proxy=proxy, toxic=name)
             ids.append(ctx.apply(self, proxy, undo, functools.partial(client.add_toxic, proxy, toxic)))
         return ids
 
@@ -129,7 +129,7 @@ class Down(_LinkFault):
 
     def inject(self, ctx: FaultContext) -> list[int]:
         client = ctx.toxiproxy
-        return [ctx.apply(self, proxy, {"kind": "toxiproxy.enable", "url": client.url, "proxy": proxy},
+        return [ctx.apply(self, proxy, EnableProxy(url=client.url, proxy=proxy),
                           functools.partial(client.set_enabled, proxy, False))
                 for proxy in self.resolve(ctx.stack, ctx.allow_hosts)]
 
@@ -140,35 +140,50 @@ def _client(url: str):
     return ToxiproxyClient(url)
 
 
-@register_undo("toxiproxy.remove_toxic")
-def _remove_toxic(undo: dict) -> None:
-    _client(undo["url"]).remove_toxic(undo["proxy"], undo["toxic"])
+class _ProxyUndo(Undo):
+    url: str = Field(description="the toxiproxy API")
+    proxy: str
 
 
-@register_undo("toxiproxy.enable")
-def _enable(undo: dict) -> None:
-    _client(undo["url"]).set_enabled(undo["proxy"], True)
+@register_undo
+class RemoveToxic(_ProxyUndo):
+    """Remove one toxic from a proxy."""
+
+    kind: Literal["toxiproxy.remove_toxic"] = "toxiproxy.remove_toxic"
+    toxic: str
+
+    def rollback(self) -> None:
+        _client(self.url).remove_toxic(self.proxy, self.toxic)
+
+    def remaining(self) -> str | None:
+        proxy = _client(self.url).proxies().get(self.proxy)
+        if proxy and any(t.name == self.toxic for t in proxy.toxics):
+            return f"toxic {self.toxic} still on {self.proxy}"
+        return None
 
 
-@register_check("toxiproxy.remove_toxic")
-def _toxic_gone(undo: dict) -> str | None:
-    proxy = _client(undo["url"]).proxies().get(undo["proxy"])
-    if proxy and any(t.name == undo["toxic"] for t in proxy.toxics):
-        return f"toxic {undo['toxic']} still on {undo['proxy']}"
-    return None
+@register_undo
+class EnableProxy(_ProxyUndo):
+    """Enable a proxy that `network.down` disabled."""
+
+    kind: Literal["toxiproxy.enable"] = "toxiproxy.enable"
+
+    def rollback(self) -> None:
+        _client(self.url).set_enabled(self.proxy, True)
+
+    def remaining(self) -> str | None:
+        proxy = _client(self.url).proxies().get(self.proxy)
+        return f"proxy {self.proxy} still disabled" if proxy and not proxy.enabled else None
 
 
-@register_check("toxiproxy.enable")
-def _enabled(undo: dict) -> str | None:
-    proxy = _client(undo["url"]).proxies().get(undo["proxy"])
-    return f"proxy {undo['proxy']} still disabled" if proxy and not proxy.enabled else None
+@register_undo
+class DeleteProxy(_ProxyUndo):
+    """Delete a proxy chaosgate created (the load's entry for remote workers)."""
 
+    kind: Literal["toxiproxy.delete_proxy"] = "toxiproxy.delete_proxy"
 
-@register_undo("toxiproxy.delete_proxy")
-def _delete_proxy(undo: dict) -> None:
-    _client(undo["url"]).delete_proxy(undo["proxy"])  # a missing proxy is fine: the goal is that it is gone
+    def rollback(self) -> None:
+        _client(self.url).delete_proxy(self.proxy)  # a missing proxy is fine: the goal is that it is gone
 
-
-@register_check("toxiproxy.delete_proxy")
-def _proxy_gone(undo: dict) -> str | None:
-    return f"proxy {undo['proxy']} still there" if undo["proxy"] in _client(undo["url"]).proxies() else None
+    def remaining(self) -> str | None:
+        return f"proxy {self.proxy} still there" if self.proxy in _client(self.url).proxies() else None

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from chaos.faults import register, register_check, register_undo
-from chaos.faults.base import Fault, FaultContext, service_named, service_target, stack_state
+from chaos.faults import register, register_undo
+from chaos.faults.base import Fault, FaultContext, Undo, service_named, service_target, stack_state
 from chaos.stack import Stack
 from chaos.util.durations import Duration
 from chaos.util.procs import ProcessRecord, group_members, is_alive, signal_group
@@ -22,10 +22,9 @@ class _ProcessFault(Fault):
     def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
         return [service_named(stack, self.service)]
 
-    def _restart_undo(self, ctx: FaultContext) -> dict:
+    def _restart_undo(self, ctx: FaultContext) -> StartAgain:
         """The undo of a fault that leaves the service stopped: start it again through its backend."""
-        return {"kind": "process.restart", "run_dir": ctx.state.run_dir, "service": self.service,
-                "backend": ctx.state.backend}
+        return StartAgain(run_dir=ctx.state.run_dir, service=self.service, backend=ctx.state.backend)
 
 
 @register("process.pause")
@@ -38,11 +37,9 @@ class Pause(_ProcessFault):
         target = service_target(ctx, self.service)
         if isinstance(target, str):
             engine = ctx.state.engine
-            undo: dict[str, Any] = {"kind": "container.unpause", "container": target, "service": self.service,
-                                    "engine": engine}
-            return [ctx.apply(self, self.service, undo, lambda: _container(target, engine).pause())]
-        undo = {"kind": "process.resume", "process": target.model_dump()}
-        return [ctx.apply(self, self.service, undo, lambda: signal_group(target, signal.SIGSTOP))]
+            unpause = Unpause(container=target, service=self.service, engine=engine)
+            return [ctx.apply(self, self.service, unpause, lambda: _container(target, engine).pause())]
+        return [ctx.apply(self, self.service, Resume(process=target), lambda: signal_group(target, signal.SIGSTOP))]
 
 
 @register("process.kill")
@@ -94,58 +91,75 @@ def _container(container_id: str, engine: str | None):
     return found
 
 
-@register_undo("process.resume")
-def _resume(undo: dict) -> None:
-    signal_group(ProcessRecord.model_validate(undo["process"]), signal.SIGCONT)
+@register_undo
+class Resume(Undo):
+    """SIGCONT a paused process group (if its leader is still the process that was paused)."""
 
+    kind: Literal["process.resume"] = "process.resume"
+    process: ProcessRecord
 
-@register_undo("container.unpause")
-def _unpause(undo: dict) -> None:
-    from chaos.components import containers
+    def rollback(self) -> None:
+        signal_group(self.process, signal.SIGCONT)
 
-    container = containers.lookup(undo["container"], undo.get("engine"))
-    if container is not None and container.status == "paused":
-        container.unpause()
+    def remaining(self) -> str | None:
+        import psutil
 
-
-@register_undo("process.restart")
-def _restart(undo: dict) -> None:
-    from chaos import backends
-
-    backends.get(undo.get("backend", "local")).restart(Path(undo["run_dir"]), undo["service"])
-
-
-@register_check("process.resume")
-def _running(undo: dict) -> str | None:
-    import psutil
-
-    record = ProcessRecord.model_validate(undo["process"])
-    for pid in group_members(record.pid) if is_alive(record) else []:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
-                return f"{record.name} (pid {pid}) is still paused"
-        except psutil.NoSuchProcess:
-            continue
-    return None
-
-
-@register_check("container.unpause")
-def _unpaused(undo: dict) -> str | None:
-    from chaos.components import containers
-
-    container = containers.lookup(undo["container"], undo.get("engine"))
-    if container is not None and container.status == "paused":
-        return f"container of {undo['service']} ({container.name}) is still paused"
-    return None
-
-
-@register_check("process.restart")
-def _restarted(undo: dict) -> str | None:
-    from chaos import backends
-
-    state = stack_state(undo["run_dir"])
-    if state.status != "up":
-        return None  # the stack is gone, and the killed service with it
-    if backends.get(state.backend).running(state, undo["service"]):
+        record = self.process
+        for pid in group_members(record.pid) if is_alive(record) else []:
+            try:
+                if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
+                    return f"{record.name} (pid {pid}) is still paused"
+            except psutil.NoSuchProcess:
+                continue
         return None
-    return f"{undo['service']} was killed and is not running again"
+
+
+@register_undo
+class Unpause(Undo):
+    """Unpause a frozen container (one that is gone needs nothing)."""
+
+    kind: Literal["container.unpause"] = "container.unpause"
+    container: str
+    service: str = ""
+    engine: str | None = Field(None, description="the Docker engine (DOCKER_HOST) it runs on; None: the local one")
+
+    def rollback(self) -> None:
+        from chaos.components import containers
+
+        found = containers.lookup(self.container, self.engine)
+        if found is not None and found.status == "paused":
+            found.unpause()
+
+    def remaining(self) -> str | None:
+        from chaos.components import containers
+
+        found = containers.lookup(self.container, self.engine)
+        if found is not None and found.status == "paused":
+            return f"container of {self.service} ({found.name}) is still paused"
+        return None
+
+
+@register_undo
+class StartAgain(Undo):
+    """Start a killed service again through its stack's backend, and wait until it is healthy."""
+
+    kind: Literal["process.restart"] = "process.restart"
+    run_dir: str
+    service: str
+    backend: str = "local"  # records of chaosgate 0.1.0 before docker stacks carried no backend
+
+    def rollback(self) -> None:
+        from chaos import backends
+
+        stack_state(self.run_dir)  # an InfraError when the stack is gone with its directory
+        backends.get(self.backend).restart(Path(self.run_dir), self.service)
+
+    def remaining(self) -> str | None:
+        from chaos import backends
+
+        state = stack_state(self.run_dir)
+        if state.status != "up":
+            return None  # the stack is gone, and the killed service with it
+        if backends.get(state.backend).running(state, self.service):
+            return None
+        return f"{self.service} was killed and is not running again"

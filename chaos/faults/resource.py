@@ -14,8 +14,8 @@ from typing import Literal
 from pydantic import Field
 
 from chaos.components import cgroups, containers
-from chaos.faults import register, register_check, register_undo
-from chaos.faults.base import Fault, FaultContext, FaultError, service_named, service_target
+from chaos.faults import register, register_undo
+from chaos.faults.base import Fault, FaultContext, FaultError, Undo, service_named, service_target
 from chaos.stack import Stack
 from chaos.util.procs import group_members
 
@@ -47,7 +47,7 @@ class CpuLimit(Fault):
             raise FaultError(f"service {self.service!r} has no running process", "service")
         origin = cgroups.cpu_cgroup_of(pids[0])
         group = origin / f"chaosgate-{ctx.run_id}-{self.service}"
-        undo = {"kind": "resource.cpu_release", "cgroup": str(group), "origin": str(origin), "service": self.service}
+        undo = ReleaseCgroup(cgroup=str(group), origin=str(origin), service=self.service)
         return [ctx.apply(self, self.service, undo, lambda: cgroups.limit(group, pids, quota, CPU_PERIOD_US))]
 
     def _inject_container(self, ctx: FaultContext, container_id: str, quota: int, engine: str | None) -> list[int]:
@@ -55,38 +55,50 @@ class CpuLimit(Fault):
         if container is None:
             raise FaultError(f"the container of {self.service!r} no longer exists", "service")
         host = container.attrs["HostConfig"]
-        undo = {"kind": "resource.cpu_restore", "container": container_id, "service": self.service, "engine": engine,
-                "cpu_quota": host.get("CpuQuota") or -1, "cpu_period": host.get("CpuPeriod") or CPU_PERIOD_US}
+        undo = RestoreQuota(container=container_id, service=self.service, engine=engine,
+                            cpu_quota=host.get("CpuQuota") or -1, cpu_period=host.get("CpuPeriod") or CPU_PERIOD_US)
         return [ctx.apply(self, self.service, undo,
                           lambda: container.update(cpu_period=CPU_PERIOD_US, cpu_quota=quota))]
 
 
-@register_undo("resource.cpu_restore")
-def _restore(undo: dict) -> None:
-    container = containers.lookup(undo["container"], undo.get("engine"))
-    if container is not None:
-        # -1 is "no quota"; Docker reads 0 as "leave unchanged", which would keep the squeeze.
-        container.update(cpu_period=undo["cpu_period"], cpu_quota=undo["cpu_quota"])
+@register_undo
+class RestoreQuota(Undo):
+    """Put a container's CFS quota back to what it was."""
 
+    kind: Literal["resource.cpu_restore"] = "resource.cpu_restore"
+    container: str
+    service: str
+    engine: str | None = None
+    cpu_quota: int = Field(description="-1: no quota")
+    cpu_period: int = CPU_PERIOD_US
 
-@register_check("resource.cpu_restore")
-def _restored(undo: dict) -> str | None:
-    container = containers.lookup(undo["container"], undo.get("engine"))
-    if container is None:
+    def rollback(self) -> None:
+        container = containers.lookup(self.container, self.engine)
+        if container is not None:
+            # -1 is "no quota"; Docker reads 0 as "leave unchanged", which would keep the squeeze.
+            container.update(cpu_period=self.cpu_period, cpu_quota=self.cpu_quota)
+
+    def remaining(self) -> str | None:
+        container = containers.lookup(self.container, self.engine)
+        if container is None:
+            return None
+        quota = container.attrs["HostConfig"].get("CpuQuota") or -1
+        if quota != self.cpu_quota:
+            return f"{self.service} is still limited to a CPU quota of {quota} µs per {CPU_PERIOD_US} µs"
         return None
-    quota = container.attrs["HostConfig"].get("CpuQuota") or -1
-    if quota != undo["cpu_quota"]:
-        return f"{undo['service']} is still limited to a CPU quota of {quota} µs per {CPU_PERIOD_US} µs"
-    return None
 
 
-@register_undo("resource.cpu_release")
-def _release(undo: dict) -> None:
-    cgroups.release(Path(undo["cgroup"]), Path(undo["origin"]))
+@register_undo
+class ReleaseCgroup(Undo):
+    """Move a local service's processes back to their cgroup and remove the one chaosgate made."""
 
+    kind: Literal["resource.cpu_release"] = "resource.cpu_release"
+    cgroup: str
+    origin: str
+    service: str
 
-@register_check("resource.cpu_release")
-def _released(undo: dict) -> str | None:
-    if Path(undo["cgroup"]).exists():
-        return f"{undo['service']} is still limited by the cgroup {undo['cgroup']}"
-    return None
+    def rollback(self) -> None:
+        cgroups.release(Path(self.cgroup), Path(self.origin))
+
+    def remaining(self) -> str | None:
+        return f"{self.service} is still limited by the cgroup {self.cgroup}" if Path(self.cgroup).exists() else None

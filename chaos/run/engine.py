@@ -34,7 +34,7 @@ from chaos.measure.result import (
     Status,
 )
 from chaos.measure.sli import SLIValue, evaluate
-from chaos.run.journal import Journal
+from chaos.run.journal import Journal, PhaseStart, RunEnd, RunStart
 from chaos.run.reconcile import claim, reconcile_all, rollback_journal, verify_gone
 from chaos.spec.experiment import LoadedExperiment
 from chaos.spec.surfaces import wanted_metrics
@@ -95,7 +95,7 @@ class Engine:
         claim(self.run_dir)
         self._write_plan()
         self.journal, self.timeline = Journal(self.run_dir), Timeline(self.run_dir)
-        self.journal.event("run_start", experiment=self.spec.name)
+        self.journal.event(RunStart(experiment=self.spec.name))
         previous_alarm = self._arm_deadline()
         interrupted: BaseException | None = None
         try:
@@ -173,12 +173,12 @@ class Engine:
         """Worker hosts cannot reach 127.0.0.1 here: a proxy of the stack's toxiproxy on `reach`
         forwards to the target. Journaled like a fault, so no crash leaves it behind."""
         from chaos.components.toxiproxy import ToxiproxyClient
+        from chaos.faults.network import DeleteProxy
         from chaos.util.ports import free_port
 
         client = ToxiproxyClient(self.started.toxiproxy_url or "")
         name, listen = f"chaosgate-load-{self.run_id}", f"{reach}:{free_port(reach)}"
-        entry = self.journal.intend("load.entry", name, {"kind": "toxiproxy.delete_proxy", "url": client.url,
-                                                         "proxy": name})
+        entry = self.journal.intend("load.entry", name, DeleteProxy(url=client.url, proxy=name))
         client.create_proxy(name, listen, f"127.0.0.1:{port}")
         self.journal.mark(entry, "injected")
         return f"http://{listen}"
@@ -187,7 +187,7 @@ class Engine:
         t0 = time.time()
         self.stage = name
         self.timeline.mark(t0, "phase", name=name)
-        self.journal.event("phase", name=name)
+        self.journal.event(PhaseStart(name=name))
         if seconds > 0:
             self.say(f"phase {name} ({seconds:g}s)")
         end = t0 + seconds
@@ -305,7 +305,7 @@ class Engine:
         elif errors:
             self.result.status = "failed"
             self.result.reason = f"internal error at the end of the run: {errors[0]} (see engine-error.txt)"
-        self._guarded(lambda: self.journal.event("run_end", status=self.result.status, reason=self.result.reason),
+        self._guarded(lambda: self.journal.event(RunEnd(status=self.result.status, reason=self.result.reason)),
                       "journal")
         self.result.save()
 

@@ -6,30 +6,57 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import psutil
+from pydantic import BaseModel
 
 from chaos import backends
 from chaos.backends.state import STATE_FILE, StackState
-from chaos.errors import InfraError
-from chaos.faults import rollback_undo, still_in_place
-from chaos.run.journal import JOURNAL_FILE, Journal
+from chaos.errors import ChaosgateError, InfraError
+from chaos.run.journal import JOURNAL_FILE, Entry, Journal, Reconciled
+
+
+class Outcome(BaseModel):
+    """What rolling back one journal entry came to."""
+
+    entry: Entry
+    result: Literal["rolled_back", "gone_with_stack", "failed"]
+    why: str | None = None
+
+    def describe(self) -> str:
+        """One line for a person."""
+        what = f"{self.entry.fault} on {self.entry.target}"
+        return {"rolled_back": f"rolled back {what}", "gone_with_stack": f"{what}: gone with its stack",
+                "failed": f"FAILED to roll back {what}: {self.why}"}[self.result]
+
+
+def _undo_newest_first(journal: Journal, entries: list[Entry], detail: str | None = None,
+                       stack_gone: bool = False) -> list[Outcome]:
+    """Undo `entries` newest first, marking each in the journal; with `stack_gone`, an undo that cannot
+    reach its component counts as done (the fault lived in the stack that is gone)."""
+    outcomes = []
+    for entry in reversed(entries):
+        try:
+            entry.undo.rollback()
+            journal.mark(entry.id, "rolled_back", detail)
+            outcomes.append(Outcome(entry=entry, result="rolled_back"))
+        except Exception as exc:  # noqa: BLE001 - whatever one undo met (a 500, nonsense), the others still run
+            why = str(exc) if isinstance(exc, ChaosgateError) else f"{exc.__class__.__name__}: {exc}"
+            if stack_gone and isinstance(exc, InfraError):
+                journal.mark(entry.id, "rolled_back", f"stack gone: {why}")
+                outcomes.append(Outcome(entry=entry, result="gone_with_stack", why=why))
+            else:
+                journal.mark(entry.id, "rollback_failed", why)
+                outcomes.append(Outcome(entry=entry, result="failed", why=why))
+    return outcomes
 
 
 def rollback_journal(journal: Journal, only: set[int] | None = None) -> list[str]:
     """Undo outstanding entries, newest first; descriptions of those that could not be undone."""
-    failures = []
-    for entry in reversed(journal.outstanding()):
-        if only is not None and entry.id not in only:
-            continue
-        try:
-            rollback_undo(entry.undo)
-            journal.mark(entry.id, "rolled_back")
-        except Exception as exc:  # noqa: BLE001 - whatever one undo met (a 500, nonsense), the others still run
-            why = str(exc) if isinstance(exc, InfraError) else f"{exc.__class__.__name__}: {exc}"
-            journal.mark(entry.id, "rollback_failed", why)
-            failures.append(f"{entry.fault} on {entry.target}: {why}")
-    return failures
+    chosen = [e for e in journal.outstanding() if only is None or e.id in only]
+    return [f"{o.entry.fault} on {o.entry.target}: {o.why}"
+            for o in _undo_newest_first(journal, chosen) if o.result == "failed"]
 
 
 def verify_gone(journal: Journal) -> list[str]:
@@ -37,7 +64,7 @@ def verify_gone(journal: Journal) -> list[str]:
     leftovers = []
     for entry in journal.entries():
         try:
-            what = still_in_place(entry.undo)
+            what = entry.undo.remaining()
         except Exception as exc:  # noqa: BLE001 - an answer that makes no sense verifies nothing
             what = f"cannot verify: {exc}"
         if what:
@@ -53,21 +80,10 @@ def reconcile_run(run_dir: Path, say: Callable[[str], None], keep_stack: bool = 
     if (run_dir / JOURNAL_FILE).exists():
         journal = Journal(run_dir)
         try:
-            for entry in reversed(journal.outstanding()):
-                try:
-                    rollback_undo(entry.undo)
-                    journal.mark(entry.id, "rolled_back", "reconciled")
-                    done.append(f"rolled back {entry.fault} on {entry.target}")
-                except Exception as exc:  # noqa: BLE001 - see rollback_journal
-                    if not stack_alive and isinstance(exc, InfraError):
-                        # The stack is gone, and the fault lived in it: nothing is left to undo.
-                        journal.mark(entry.id, "rolled_back", f"stack gone: {exc}")
-                        done.append(f"{entry.fault} on {entry.target}: gone with its stack")
-                    else:
-                        journal.mark(entry.id, "rollback_failed", str(exc))
-                        done.append(f"FAILED to roll back {entry.fault} on {entry.target}: {exc}")
+            outcomes = _undo_newest_first(journal, journal.outstanding(), "reconciled", stack_gone=not stack_alive)
+            done = [o.describe() for o in outcomes]
             if done:
-                journal.event("reconciled", actions=done)
+                journal.event(Reconciled(actions=done))
         finally:
             journal.close()
     if state is not None and stack_alive and not keep_stack:  # alive: there is a state
