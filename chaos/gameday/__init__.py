@@ -18,13 +18,11 @@ from chaos.backends.state import ACTIVE_DIR, StackState, find_active
 from chaos.errors import ChaosgateError, InputError
 from chaos.faults import FaultContext, names, union
 from chaos.faults.base import Fault, FaultError
-from chaos.run.journal import Entry, Journal
+from chaos.run.journal import Entry, HandHeal, HandInject, Journal
 from chaos.run.reconcile import rollback_journal
 from chaos.stack import Stack, load_stack
 from chaos.util.yamlsource import YamlDocument, load_yaml, parse_yaml, pydantic_errors
 
-#: Journal event kinds of hand work; a session reads them back.
-INJECT_EVENT, HEAL_EVENT = "hand_inject", "hand_heal"
 COMMAND_LINE = "command line"
 
 _FAULT: TypeAdapter[Fault] = TypeAdapter(union())
@@ -88,8 +86,8 @@ def inject(state: StackState, fault: Fault, doc: YamlDocument) -> tuple[list[int
     try:
         ctx = FaultContext(f"hand-{uuid.uuid4().hex[:8]}", stack, state, journal, [])
         ids = fault.inject(ctx)
-        journal.event(INJECT_EVENT, spec=fault.model_dump(mode="json", exclude_defaults=True) | {"type": fault.type},
-                      ids=ids, targets=targets)
+        spec = fault.model_dump(mode="json", exclude_defaults=True) | {"type": fault.type}
+        journal.event(HandInject(spec=spec, ids=ids, targets=targets))
         return ids, targets
     finally:
         journal.close()
@@ -118,7 +116,7 @@ def heal(state: StackState, ids: list[int] | None) -> tuple[list[Entry], list[st
         chosen = set(pending) if ids is None else set(ids)
         failures = rollback_journal(journal, only=chosen)
         healed = [e for e in journal.entries() if e.id in chosen and e.state == "rolled_back"]
-        journal.event(HEAL_EVENT, ids=sorted(e.id for e in healed))
+        journal.event(HandHeal(ids=sorted(e.id for e in healed)))
         return healed, failures
     finally:
         journal.close()
@@ -134,12 +132,12 @@ def wait_until_healed(state: StackState, ids: list[int], seconds: float, poll_s:
     return False
 
 
-def hand_events(run_dir: Path | str, t0: float, t1: float) -> list[tuple[float, str, dict]]:
+def hand_events(run_dir: Path | str, t0: float, t1: float) -> list[HandInject | HandHeal]:
     """Hand injects and heals recorded in a stack directory between t0 and t1."""
     journal = Journal(run_dir)
     try:
-        return [(at, kind, d) for at, kind, d in journal.events()
-                if kind in (INJECT_EVENT, HEAL_EVENT) and t0 <= at <= t1]
+        return [e for e in journal.events(HandInject, HandHeal)
+                if isinstance(e, (HandInject, HandHeal)) and t0 <= e.at <= t1]
     finally:
         journal.close()
 

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from chaos.backends.state import StackState
-from chaos.gameday import HEAL_EVENT, INJECT_EVENT, hand_events, outstanding
+from chaos.gameday import hand_events, outstanding
 from chaos.load.runner import FLOW_TIMEOUT_S, LoadRunner
 from chaos.measure.measurement import measure
 from chaos.measure.metrics.sampler import Sampler
@@ -25,6 +25,7 @@ from chaos.measure.metrics.sources import sources_for
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.result import FaultRecord, RunResult
 from chaos.run.engine import write_plan
+from chaos.run.journal import HandHeal, HandInject
 from chaos.run.reconcile import claim
 from chaos.spec.experiment import LoadedExperiment, load_experiment
 from chaos.spec.surfaces import wanted_metrics
@@ -145,12 +146,12 @@ class Session:
     def phases(self, now: float) -> dict[str, tuple[float, float]]:
         """The session's phases so far, from the hand events."""
         events = hand_events(self.state.run_dir, self.t0, now)
-        injects = [at for at, kind, _ in events if kind == INJECT_EVENT]
+        injects = [e.at for e in events if isinstance(e, HandInject)]
         if not injects:
             return {"baseline": (self.t0, now)}
         first = min(injects)
         healed_all = not outstanding(self.state)
-        heals = [at for at, kind, _ in events if kind == HEAL_EVENT]
+        heals = [e.at for e in events if isinstance(e, HandHeal)]
         if healed_all and heals and max(heals) > first:
             last = max(heals)
             return {"baseline": (self.t0, first), "fault": (first, last), "recovery": (last, now)}
@@ -179,20 +180,19 @@ class Session:
         """The hand faults of the session: records for the result, specs (with offsets) for replay."""
         events = hand_events(self.state.run_dir, self.t0, t1)
         healed_at: dict[int, float] = {}
-        for at, kind, d in events:
-            if kind == HEAL_EVENT:
-                for i in d.get("ids", []):
-                    healed_at.setdefault(i, at)
-        injects = [(at, d) for at, kind, d in events if kind == INJECT_EVENT]
-        first = injects[0][0] if injects else t1
+        for heal in events:
+            if isinstance(heal, HandHeal):
+                for i in heal.ids:
+                    healed_at.setdefault(i, heal.at)
+        injects = [e for e in events if isinstance(e, HandInject)]
+        first = injects[0].at if injects else t1
         records, specs = [], []
-        for at, d in injects:
-            ids = d.get("ids", [])
-            removed = max((healed_at[i] for i in ids if i in healed_at), default=None)
-            records.append(FaultRecord(type=d["spec"]["type"], targets=d.get("targets", []), injected_at=at,
-                                       removed_at=removed, journal_ids=ids))
-            spec = {**d["spec"], "start": f"{at - first:.1f}s"}
+        for inject in injects:
+            removed = max((healed_at[i] for i in inject.ids if i in healed_at), default=None)
+            records.append(FaultRecord(type=inject.spec["type"], targets=inject.targets, injected_at=inject.at,
+                                       removed_at=removed, journal_ids=inject.ids))
+            spec = {**inject.spec, "start": f"{inject.at - first:.1f}s"}
             if removed is not None:
-                spec["duration"] = f"{max(removed - at, 0.1):.1f}s"
+                spec["duration"] = f"{max(removed - inject.at, 0.1):.1f}s"
             specs.append(spec)
         return records, specs

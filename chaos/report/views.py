@@ -181,14 +181,14 @@ def _sli_rows(result: RunResult) -> list[SLIRow]:
 def _journal(run_dir: Path, start: float) -> list[JournalRow]:
     if not (run_dir / "journal.db").exists():
         return []
-    from chaos.run.journal import Journal
+    from chaos.run.journal import FaultState, Journal
 
     journal = Journal(run_dir)
     try:
         history: dict[int, list[str]] = {}
-        for at, kind, detail in journal.events():
-            if kind == "fault_state":
-                history.setdefault(detail["id"], []).append(f"{detail['state']} at {_clock(at, start)}")
+        for change in journal.events(FaultState):
+            assert isinstance(change, FaultState)
+            history.setdefault(change.id, []).append(f"{change.state} at {_clock(change.at, start)}")
         return [JournalRow(fault=e.fault, target=e.target, state=e.state, detail=e.detail,
                            steps=[f"intent recorded at {_clock(e.recorded_at, start)}", *history.get(e.id, [])])
                 for e in journal.entries()]
