@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from chaos.errors import InputError, InputErrors
 from chaos.spec.experiment import LoadedExperiment, load_experiment
+from chaos.spec.surfaces import SLIRef
 from chaos.util.durations import Duration, parse_duration
 from chaos.util.yamlsource import YamlDocument, load_yaml, validated
 
@@ -78,7 +79,7 @@ class Criterion(_Model):
     """One thing a candidate must satisfy, in each experiment it applies to."""
 
     name: str = Field(min_length=1)
-    sli: str | None = Field(None, description="surface.sli, for vs_baseline and bound")
+    sli: SLIRef | None = Field(None, description="surface.sli, for vs_baseline and bound")
     phase: Phase = "fault"
     vs_baseline: VsBaseline | None = None
     bound: Bound | None = None
@@ -238,12 +239,11 @@ def _check_criterion(doc: YamlDocument, i: int, crit: Criterion, planned: list[P
     if crit.sli is None:
         return
     for p in targets:
-        surface, _, sli = crit.sli.partition(".")
         surfaces = p.candidate.surfaces
-        if surface not in surfaces or sli not in surfaces[surface].slis:
+        if crit.sli.find(surfaces) is None:
             known = ", ".join(f"{s}.{k}" for s, v in surfaces.items() for k in v.slis)
             problems.append(doc.error(["criteria", i, "sli"],
-                                      f"experiment {p.name!r} has no SLI {crit.sli!r} (known: {known})"))
+                                      f"experiment {p.name!r} has no SLI {str(crit.sli)!r} (known: {known})"))
         elif crit.phase == "baseline" and crit.vs_baseline:
             problems.append(doc.error(["criteria", i, "phase"], "compare the fault or recovery phase; the baseline "
                                       "phase is before any fault"))

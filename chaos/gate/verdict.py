@@ -31,6 +31,7 @@ from chaos.measure.observations import observe
 from chaos.measure.result import BlastRadius, RunResult, load_result
 from chaos.measure.sli import SLIValue
 from chaos.measure.stats import Counts, Decision, compare
+from chaos.spec.surfaces import SLIDef, SLIRef, Surface
 
 Verdict = Literal["PASS", "WARN", "FAIL", "INCONCLUSIVE"]
 Side = Literal["baseline", "candidate"]
@@ -98,7 +99,7 @@ class CriterionVerdict(BaseModel):
     verdict: Verdict
     rule: str = Field(description="the rule that decided, in words")
     reason: str
-    sli: str | None = None
+    sli: SLIRef | None = None
     phase: str | None = None
     candidate: float | None = None
     baseline: float | None = None
@@ -214,18 +215,22 @@ class StoredRun:
         return (t[0], min(t[1], until)) if until is not None else (t[0], t[1])
 
 
-def _sli_ref(crit: Criterion) -> tuple[str, str]:
-    """(surface, sli) of a vs_baseline or bound criterion (the policy requires its `sli`)."""
+def _sli_ref(crit: Criterion) -> SLIRef:
+    """The SLI of a vs_baseline or bound criterion (the policy requires its `sli`)."""
     assert crit.sli is not None, f"criterion {crit.name!r} has no sli"
-    surface, _, sli = crit.sli.partition(".")
-    return surface, sli
+    return crit.sli
+
+
+def _sli(crit: Criterion, p: PlannedExperiment) -> tuple[Surface, SLIDef]:
+    """The surface and SLI a criterion compares (the policy checked it names one of the experiment's)."""
+    found = _sli_ref(crit).find(p.candidate.surfaces)
+    assert found is not None, f"experiment {p.name!r} has no SLI {_sli_ref(crit)}"
+    return found
 
 
 def _pool(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, window_s: float,
           cut: tuple[str, float] | None = None) -> Counts | list[float]:
-    surface_name, sli_name = _sli_ref(crit)
-    surface = p.candidate.surfaces[surface_name]
-    sli = surface.slis[sli_name]
+    surface, sli = _sli(crit, p)
     source = sli.source or surface.services[0]
     pooled: Counts | list[float] = Counts(good=0, total=0) if sli.kind == "ratio" else []
     for r in runs:
@@ -252,8 +257,7 @@ def compare_criterion(policy: LoadedPolicy, crit: Criterion, p: PlannedExperimen
     """The statistical comparison of one vs_baseline criterion on these runs."""
     b = _pool(base, crit, p, policy.spec.window)
     c = _pool(cand, crit, p, policy.spec.window, cut)
-    surface, sli = _sli_ref(crit)
-    better = p.candidate.surfaces[surface].slis[sli].better
+    better = _sli(crit, p)[1].better
     rule = crit.vs_baseline
     assert rule is not None, "only a vs_baseline criterion is compared"
     return compare(b, c, better=better, relative=rule.allowed, floor=rule.floor,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from chaos.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_INVALID, EXIT_PASS
 from chaos.measure.sli import SLIValue
-from chaos.spec.surfaces import Surface
+from chaos.spec.surfaces import SLIRef, Surface
 from chaos.util.stored import read_model
 
 RESULT_FILE = "result.json"
@@ -33,7 +33,7 @@ class FaultRecord(BaseModel):
 class CheckResult(BaseModel):
     """One steady-state check over the baseline."""
 
-    sli: str
+    sli: SLIRef
     value: float | None
     min: float | None = None
     max: float | None = None

@@ -48,7 +48,8 @@ def _gate_charts(verdict: GateVerdict) -> list[Chart]:
     """Per experiment and compared SLI: every run's SLI, aligned at its fault phase's start."""
     charts = []
     wanted = {(c.experiment, c.sli, c.phase) for c in verdict.criteria if c.kind == "vs_baseline" and c.sli}
-    for n, (experiment, sli_ref, phase) in enumerate(sorted(wanted)):
+    # In the order of the references' text, as when they were strings.
+    for n, (experiment, sli_ref, phase) in enumerate(sorted(wanted, key=lambda w: (w[0], str(w[1]), w[2]))):
         series, xs = [], None
         for r in verdict.runs:
             if r.experiment != experiment or not r.run_dir:
@@ -58,11 +59,10 @@ def _gate_charts(verdict: GateVerdict) -> list[Chart]:
                 result, plan = load_result(run_dir), load_plan(run_dir)
             except Exception:  # noqa: BLE001 - a run without data is shown as missing, not drawn
                 continue
-            surface_name, _, sli_name = sli_ref.partition(".")
-            surface = plan.surfaces.get(surface_name)
-            if surface is None or phase not in result.phases or "fault" not in result.phases:
+            found = sli_ref.find(plan.surfaces)
+            if found is None or phase not in result.phases or "fault" not in result.phases:
                 continue
-            sli = surface.slis[sli_name]
+            surface, sli = found
             f0 = result.phases["fault"][0]
             t_end = max(p[1] for p in result.phases.values())
             times = chart_times(f0 - 10.0, t_end, plan.sample_interval)

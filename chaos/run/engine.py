@@ -37,7 +37,7 @@ from chaos.measure.sli import SLIValue, evaluate
 from chaos.run.journal import Journal, PhaseStart, RunEnd, RunStart
 from chaos.run.reconcile import claim, reconcile_all, rollback_journal, verify_gone
 from chaos.spec.experiment import LoadedExperiment
-from chaos.spec.surfaces import wanted_metrics
+from chaos.spec.surfaces import SLIRef, wanted_metrics
 
 if TYPE_CHECKING:
     from chaos.run.stackpool import Lease
@@ -240,10 +240,10 @@ class Engine:
                 self._remove(record)
 
     # --- hypothesis and stop conditions ------------------------------------------------------
-    def _sli(self, ref: str, t0: float, t1: float) -> SLIValue:
-        surface_name, _, sli_name = ref.partition(".")
-        surface = self.exp.surfaces[surface_name]
-        sli = surface.slis[sli_name]
+    def _sli(self, ref: SLIRef, t0: float, t1: float) -> SLIValue:
+        found = ref.find(self.exp.surfaces)
+        assert found is not None, f"{ref} was checked when the experiment was loaded"
+        surface, sli = found
         return evaluate(self.timeline, sli, sli.source or surface.services[0], t0, t1)
 
     def _check_hypothesis(self) -> None:
@@ -270,7 +270,7 @@ class Engine:
                 continue
             if (cond.below is not None and v.value < cond.below) or (cond.above is not None and v.value > cond.above):
                 bound = f"below {cond.below}" if cond.below is not None else f"above {cond.above}"
-                self.timeline.mark(now, "stop_condition", sli=cond.sli, value=v.value)
+                self.timeline.mark(now, "stop_condition", sli=str(cond.sli), value=v.value)
                 raise Stop("aborted", f"stop condition: {cond.sli} = {v.value:.4g}, {bound} over {cond.for_:g}s")
 
     # --- deadline -----------------------------------------------------------------------------

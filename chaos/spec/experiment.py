@@ -12,7 +12,7 @@ from chaos import faults
 from chaos.errors import InputError, InputErrors
 from chaos.faults.base import Fault, FaultError, check_host
 from chaos.spec.sources import PromQLSourceSpec
-from chaos.spec.surfaces import Surface
+from chaos.spec.surfaces import SLIRef, Surface
 from chaos.stack import Stack, load_stack
 from chaos.util.durations import Duration
 from chaos.util.yamlsource import YamlDocument, load_yaml, pydantic_errors, validated
@@ -86,7 +86,7 @@ class Phases(_Model):
 class Check(_Model):
     """A steady-state hypothesis: an SLI (`surface.sli`) within bounds over the baseline."""
 
-    sli: str
+    sli: SLIRef
     min: float | None = None
     max: float | None = None
 
@@ -94,7 +94,7 @@ class Check(_Model):
 class StopCondition(_Model):
     """Abort at once when an SLI over the last `for` seconds crosses a bound."""
 
-    sli: str
+    sli: SLIRef
     below: float | None = None
     above: float | None = None
     for_: Duration = Field(5.0, alias="for")
@@ -220,15 +220,11 @@ def _check_references(doc: YamlDocument, spec: Experiment, stack: Stack, surface
             if service not in stack.services:
                 problems.append(doc.error(["surfaces"], f"surface {name!r} rests on unknown service {service!r}"))
 
-    def sli_ok(ref: str) -> bool:
-        surface, _, sli = ref.partition(".")
-        return surface in surfaces and sli in surfaces[surface].slis
-
     known = ", ".join(f"{s}.{k}" for s, surf in surfaces.items() for k in surf.slis) or "none"
     for section in ("steady_state", "stop_conditions"):
         for i, item in enumerate(getattr(spec, section)):
-            if surfaces and not sli_ok(item.sli):
-                problems.append(doc.error([section, i, "sli"], f"unknown SLI {item.sli!r} (known: {known})"))
+            if surfaces and item.sli.find(surfaces) is None:
+                problems.append(doc.error([section, i, "sli"], f"unknown SLI {str(item.sli)!r} (known: {known})"))
     for i, name in enumerate(spec.expected_radius):
         if surfaces and name not in surfaces:
             problems.append(doc.error(["expected_radius", i], f"unknown surface {name!r}"))

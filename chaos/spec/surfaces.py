@@ -1,15 +1,17 @@
 """What a user declares of a surface: the services a user-facing experience rests on, and its SLIs.
 
-Pure models and selector parsing, read while an experiment is validated; computing an SLI over a
-window of the timeline is `chaos.measure.sli`'s work.
+Pure models, selector parsing and SLI references (`surface.sli`), read while an experiment is
+validated; computing an SLI over a window of the timeline is `chaos.measure.sli`'s work.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_validator
+from pydantic_core import core_schema
 
 _SELECTOR = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s*$')
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=|!=)\s*"([^"]*)"\s*(?:,|$)')
@@ -99,6 +101,45 @@ class Surface(BaseModel):
     services: list[str] = Field(min_length=1, description="services this experience rests on; first = default source")
     weight: float = Field(1.0, gt=0)
     slis: dict[str, SLIDef] = Field(min_length=1)
+
+
+class SLIRef(NamedTuple):
+    """One SLI of one surface, written `surface.sli` (e.g. runs.failure_ratio) in experiments, policies
+    and stored results.
+
+    As a pydantic field it is read from that string (a located error when it has no dot) and written
+    back as the same string, so files keep their format; in code it is the pair, `str()` the text.
+    """
+
+    surface: str
+    sli: str
+
+    @classmethod
+    def parse(cls, text: str) -> SLIRef:
+        """`surface.sli` -> SLIRef (split at the first dot); ValueError when either part is missing."""
+        surface, dot, sli = text.partition(".")
+        if not (dot and surface and sli):
+            raise ValueError(f"{text!r} is not an SLI reference: write surface.sli (e.g. runs.failure_ratio)")
+        return cls(surface, sli)
+
+    def __str__(self) -> str:
+        return f"{self.surface}.{self.sli}"
+
+    def find(self, surfaces: Mapping[str, Surface]) -> tuple[Surface, SLIDef] | None:
+        """The surface and SLI this names among `surfaces`; None when either is unknown."""
+        surface = surfaces.get(self.surface)
+        if surface is None or self.sli not in surface.slis:
+            return None
+        return surface, surface.slis[self.sli]
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        # Validated as a string (an SLIRef given in code is taken as its text), written as one in
+        # both dump modes: a dict from model_dump() goes to JSON or YAML as it always did.
+        return core_schema.no_info_before_validator_function(
+            lambda v: str(v) if isinstance(v, SLIRef) else v,
+            core_schema.no_info_after_validator_function(cls.parse, core_schema.str_schema()),
+            serialization=core_schema.to_string_ser_schema(when_used="unless-none"))
 
 
 #: Suffixes under which one metric appears in the text format (a counter, a histogram's parts).

@@ -9,7 +9,7 @@ import pytest
 from chaos.measure.blast import is_degraded
 from chaos.measure.metrics.timeline import Sample, Timeline
 from chaos.measure.sli import counter_delta, evaluate, quantile
-from chaos.spec.surfaces import GaugeSLI, QuantileSLI, RatioSLI, Selector
+from chaos.spec.surfaces import GaugeSLI, QuantileSLI, RatioSLI, Selector, SLIRef
 
 
 def test_selector_parsing_and_matching() -> None:
@@ -102,3 +102,57 @@ def test_a_ratio_read_while_the_sampler_writes_sees_one_consistent_timeline(tmp_
             reads += 1
     thread.join(10)
     assert reads > 100 and seen == {1.0}, (reads, seen)
+
+
+def test_an_sli_reference_is_read_from_its_text_and_written_back_as_it() -> None:
+    from chaos.gate.policy import Criterion
+    from chaos.gate.verdict import CriterionVerdict
+    from chaos.measure.result import CheckResult
+    from chaos.spec.experiment import Check, StopCondition
+
+    ref = SLIRef.parse("runs.failure_ratio")
+    assert ref == SLIRef(surface="runs", sli="failure_ratio") and str(ref) == "runs.failure_ratio"
+    assert SLIRef.parse("runs.p95.s") == SLIRef("runs", "p95.s"), "split at the first dot, as before"
+    for bad in ["runs", ".failure_ratio", "runs.", ""]:
+        with pytest.raises(ValueError, match="is not an SLI reference: write surface.sli"):
+            SLIRef.parse(bad)
+    # Each model that holds one reads the string, and writes it back unchanged (files keep their format).
+    for model, data in ((Check, {"sli": "runs.failure_ratio", "max": 0.1}),
+                        (StopCondition, {"sli": "runs.failure_ratio", "above": 0.5, "for": 3.0}),
+                        (Criterion, {"name": "c", "sli": "runs.failure_ratio", "bound": {"max": 0.1}}),
+                        (CheckResult, {"sli": "runs.failure_ratio", "value": 0.0, "passed": True}),
+                        (CriterionVerdict, {"criterion": "c", "experiment": "e", "kind": "bound", "critical": False,
+                                            "verdict": "PASS", "rule": "r", "reason": "x", "sli": "runs.failure_ratio"})):
+        obj = model.model_validate(data)
+        assert obj.sli == ref, model
+        assert obj.model_dump()["sli"] == "runs.failure_ratio" and '"sli":"runs.failure_ratio"' in obj.model_dump_json()
+        assert model.model_validate_json(obj.model_dump_json()) == obj
+        assert model.model_json_schema()["properties"]["sli"].get("type", "string") == "string"
+        assert model.model_validate({**data, "sli": ref}) == obj, "an SLIRef given in code is taken as is"
+    with pytest.raises(ValueError, match=r"'runs' is not an SLI reference"):
+        Check.model_validate({"sli": "runs"})
+
+
+def test_a_bad_sli_reference_is_refused_at_its_field(tmp_path: Path) -> None:
+    import yaml
+
+    from chaos.errors import InputErrors
+    from chaos.spec.experiment import load_experiment
+    from tests.conftest import STACKS
+
+    doc = yaml.safe_load((STACKS / "mini" / "experiment.yaml").read_text())
+    doc["stack"] = str(STACKS / "mini" / "docker-compose.yml")
+    path = tmp_path / "experiment.yaml"
+    for refs, expected in (
+            (["echo.processes", "broker.nope"],
+             "stop_conditions.1.sli: unknown SLI 'broker.nope' (known: echo.processes, broker.connections)"),
+            (["echo.processes", "broker"], "stop_conditions.1.sli: 'broker' is not an SLI reference")):
+        doc["stop_conditions"] = [{"sli": r, "below": 1} for r in refs]
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        with pytest.raises(InputErrors) as exc:
+            load_experiment(path)
+        located = [str(e) for e in exc.value.errors if ".sli:" in str(e)]
+        assert len(located) == 1 and located[0].startswith(f"{path}:") and expected in located[0], located
+    doc["stop_conditions"] = [{"sli": "echo.processes", "below": 1}]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert load_experiment(path).spec.stop_conditions[0].sli == SLIRef("echo", "processes")
