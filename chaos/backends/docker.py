@@ -130,7 +130,8 @@ class DockerBackend(Backend):
     def _start_toxiproxy(self, client: Any, state: StackState) -> None:
         inner = [TOXIPROXY_API_PORT, *(link.inner_port for link in state.links)]
         ports = {f"{port}/tcp": (state.published_on, None) for port in inner}  # the engine picks each
-        container = _run(client, state, "toxiproxy", TOXIPROXY_IMAGE, None, {"LOG_LEVEL": "warn"}, ports)
+        # Appended to the image's entrypoint; per-proxy byte counters are a link fault's landing evidence.
+        container = _run(client, state, "toxiproxy", TOXIPROXY_IMAGE, ["-proxy-metrics"], {"LOG_LEVEL": "warn"}, ports)
         container.reload()
         for link in state.links:
             link.listen_port = containers.host_port(container, link.inner_port or 0) or 0

@@ -146,6 +146,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             exp = load_experiment(path, parse_sets(args.set))
             print(f"{path}: ok ({len(exp.spec.faults)} faults, {len(exp.surfaces)} surfaces, "
                   f"{exp.spec.phases.total():g}s of phases)")
+            for warning in exp.warnings:
+                print(f"chaosgate: warning: {warning}", file=sys.stderr)
         except InputErrors as exc:
             problems += [str(e) for e in exc.errors]
         except InputError as exc:

@@ -109,6 +109,49 @@ class ToxiproxyClient:
         """Enable every proxy and remove every toxic."""
         self._call("POST", "/reset")
 
+    def traffic(self) -> dict[str, LinkBytes]:
+        """Bytes each proxy has carried since it was created, from the server's per-proxy counters
+        (exported when it runs with -proxy-metrics)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        from chaos.util.wire import fetch
+
+        status, content = fetch(self._http, "GET", self.url + "/metrics", self.timeout_s)
+        if status != 200:
+            raise InfraError(f"toxiproxy at {self.url}: GET /metrics answered {status}")
+        found: dict[str, LinkBytes] = {}
+        for family in text_string_to_metric_families(content.decode(errors="replace")):
+            if family.name not in ("toxiproxy_proxy_received_bytes", "toxiproxy_proxy_sent_bytes"):
+                continue
+            for sample in family.samples:
+                proxy, direction = sample.labels.get("proxy", ""), sample.labels.get("direction", "")
+                counts = found.setdefault(proxy, LinkBytes())
+                field = f"{family.name.rsplit('_', 2)[1]}_{direction}"  # e.g. received_upstream
+                if field in LinkBytes.model_fields:
+                    setattr(counts, field, getattr(counts, field) + sample.value)
+        # A proxy appears only once bytes crossed it: an absent proxy carried nothing (chaosgate always
+        # starts toxiproxy with -proxy-metrics; without it every proxy would look unused).
+        return found
+
+
+class LinkBytes(BaseModel):
+    """What one proxy carried. upstream: caller -> dependency; downstream: dependency -> caller.
+    received: what reached the proxy; sent: what it passed on (toxics sit between the two)."""
+
+    received_upstream: float = 0.0
+    sent_upstream: float = 0.0
+    received_downstream: float = 0.0
+    sent_downstream: float = 0.0
+
+    def minus(self, before: LinkBytes) -> LinkBytes:
+        """The bytes carried since `before`."""
+        return LinkBytes(**{k: getattr(self, k) - getattr(before, k) for k in LinkBytes.model_fields})
+
+    @property
+    def total(self) -> float:
+        """Everything that reached the proxy, both ways."""
+        return self.received_upstream + self.received_downstream
+
 
 def find_binary() -> str:
     """Path of toxiproxy-server, or an InfraError saying how to get it."""
@@ -126,6 +169,7 @@ def start_server(workdir: Path, port: int | None = None) -> tuple[ProcessRecord,
 
     port = port or free_port()
     env = {**os.environ, "LOG_LEVEL": "warn"}
-    record = spawn("toxiproxy", [find_binary(), "-host", "127.0.0.1", "-port", str(port)], env,
+    # -proxy-metrics: per-proxy byte counters, the evidence that a link fault met traffic.
+    record = spawn("toxiproxy", [find_binary(), "-host", "127.0.0.1", "-port", str(port), "-proxy-metrics"], env,
                    workdir / "logs" / "toxiproxy.log")
     return record, f"http://127.0.0.1:{port}"

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from chaos.errors import ChaosgateError
+from chaos.faults.landing import NoEvidence, Probe
 from chaos.stack import Stack
 from chaos.util.durations import Duration
 
@@ -85,6 +86,15 @@ class Fault(BaseModel):
     def inject(self, ctx: FaultContext) -> list[int]:
         """Inject on every target; journal ids of what was recorded."""
         raise NotImplementedError
+
+    def probe(self, ctx: FaultContext) -> Probe:
+        """What watches the targets while the fault is in place, to show it landed (made just before
+        injecting, so counters start from before the fault)."""
+        return NoEvidence(self.resolve(ctx.stack, ctx.allow_hosts))
+
+    def warnings(self) -> list[tuple[str, str]]:
+        """(field, message) for a setting that is valid but likely not what the author means."""
+        return []
 
 
 @dataclass

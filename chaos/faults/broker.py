@@ -11,6 +11,7 @@ from chaos.components.rabbitmq import AMQP_PORT, MANAGEMENT_PORT, ManagementClie
 from chaos.errors import InfraError
 from chaos.faults import register, register_undo
 from chaos.faults.base import Fault, FaultContext, Undo, service_named
+from chaos.faults.landing import Probe, ReadBack, UnitLanding
 from chaos.stack import Stack
 
 #: Seconds one AMQP connect of the saturation fault may take.
@@ -65,6 +66,9 @@ class HoldConnections(_BrokerFault):
 
         return [ctx.apply(self, self.service, undo, hold)]
 
+    def probe(self, ctx: FaultContext) -> Probe:
+        return _Held(self.service, self.count)
+
 
 @register("broker.connection_limit")
 class ConnectionLimit(_BrokerFault):
@@ -79,6 +83,37 @@ class ConnectionLimit(_BrokerFault):
         previous = client.connection_limit(self.vhost)
         undo = RestoreLimit(management=client.url, vhost=self.vhost, previous=previous)
         return [ctx.apply(self, self.service, undo, lambda: client.set_connection_limit(self.limit, self.vhost))]
+
+    def probe(self, ctx: FaultContext) -> Probe:
+        client = ManagementClient(self._management(ctx))
+
+        def limited(service: str) -> tuple[bool | None, str]:
+            now = client.connection_limit(self.vhost)
+            if now != self.limit:
+                return False, f"the limit of {self.vhost!r} reads back {now}, not {self.limit}"
+            under = sum(1 for c in client.connections() if c.get("vhost") == self.vhost)
+            return True, f"the limit of {self.vhost!r} reads back {now}; {under} connections under it"
+
+        return ReadBack([self.service], limited)
+
+
+class _Held(Probe):
+    """How many of the asked-for connections were really opened and held (the broker may refuse some)."""
+
+    def __init__(self, service: str, wanted: int):
+        self.service, self.wanted = service, wanted
+        self.name = ""
+
+    def injected(self, undos: list[Undo]) -> None:
+        self.name = next((u.name for u in undos if isinstance(u, CloseConnections)), "")
+
+    def finish(self, now: float) -> list[UnitLanding]:
+        with _lock:
+            conns = list(_held.get(self.name, []))
+        open_ = sum(1 for c in conns if getattr(c, "is_open", False))
+        refused = "" if len(conns) == self.wanted else f"; the broker refused the rest after {len(conns)}"
+        return [UnitLanding(target=self.service, landed=open_ > 0,
+                            evidence=f"{open_} of {self.wanted} connections held open{refused}")]
 
 
 @register_undo

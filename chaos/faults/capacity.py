@@ -15,6 +15,7 @@ from pydantic import Field
 from chaos.errors import InfraError
 from chaos.faults import register, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, Undo, check_host, service_named
+from chaos.faults.landing import Probe, UnitLanding
 from chaos.stack import Stack
 from chaos.util.durations import Duration
 
@@ -52,6 +53,42 @@ class Fill(Fault):
         return [ctx.apply(self, self.service, undo, lambda: _call("POST", url, body, ok=(201,)))]
 
 
+    def probe(self, ctx: FaultContext) -> Probe:
+        return _SlotsHeld(self.service, self.slots)
+
+
+class _SlotsHeld(Probe):
+    """The pool says it holds slots for the fault's owner (read back through the hook)."""
+
+    def __init__(self, service: str, wanted: int):
+        self.service, self.wanted = service, wanted
+        self.release: ReleaseSlots | None = None
+        self.most = 0
+        self.problem = ""
+        self._last = 0.0
+
+    def injected(self, undos: list[Undo]) -> None:
+        self.release = next((u for u in undos if isinstance(u, ReleaseSlots)), None)
+
+    def sample(self, now: float) -> None:
+        if self.release is None or now - self._last < 1.0:
+            return
+        self._last = now
+        try:
+            self.most = max(self.most, sum(int(h.get("held", 0)) for h in self.release.holds()))
+        except InfraError as exc:
+            self.problem = f"the pool's holds could not be read: {exc}"
+
+    def finish(self, now: float) -> list[UnitLanding]:
+        self._last = 0.0
+        self.sample(now)
+        if self.most > 0:
+            return [UnitLanding(target=self.service, landed=True,
+                                evidence=f"the pool held {self.most} of the {self.wanted} slots asked for")]
+        return [UnitLanding(target=self.service, landed=None if self.problem else False,
+                            evidence=self.problem or "the pool never held a slot for the fault")]
+
+
 def _call(method: str, url: str, body: dict | None = None, ok: tuple[int, ...] = (200,)) -> dict:
     import requests
 
@@ -74,13 +111,14 @@ class ReleaseSlots(Undo):
     url: str = Field(description="the pool's capacity hook")
     owner: str
 
-    def _mine(self) -> list[dict]:
+    def holds(self) -> list[dict]:
+        """The pool's holds of this owner, as its hook lists them."""
         return [h for h in _call("GET", self.url).get("holds", []) if h.get("owner") == self.owner]
 
     def rollback(self) -> None:
-        for hold in self._mine():
+        for hold in self.holds():
             _call("DELETE", f"{self.url}/{hold['id']}", ok=(200, 404))
 
     def remaining(self) -> str | None:
-        held = self._mine()
+        held = self.holds()
         return f"{sum(h['held'] for h in held)} slots still held at {self.url}" if held else None

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from chaos.faults import register, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, Undo, service_named, stack_state
+from chaos.faults.landing import Probe, ReadBack
 from chaos.stack import Stack
 
 if TYPE_CHECKING:
@@ -45,6 +46,21 @@ class Swap(Fault):
             ids.append(ctx.apply(self, name, undo, functools.partial(respawn, Path(ctx.state.run_dir), name, changed)))
             ctx.state.services[name] = stack_state(ctx.state.run_dir).services[name]
         return ids
+
+    def probe(self, ctx: FaultContext) -> Probe:
+        from chaos import backends
+
+        def swapped(service: str) -> tuple[bool | None, str]:
+            state = stack_state(ctx.state.run_dir)
+            env = state.services[service].env or {}
+            wrong = sorted(k for k, v in self.set.items() if env.get(k) != v)
+            if wrong:
+                return False, f"runs without the new {', '.join(wrong)}"
+            if not backends.get(state.backend).running(state, service):
+                return False, "the new process is not running"
+            return True, "the new process runs with " + ", ".join(f"{k}={v}" for k, v in sorted(self.set.items()))
+
+        return ReadBack(list(self.services), swapped)
 
 
 @register_undo

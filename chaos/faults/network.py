@@ -10,6 +10,7 @@ from pydantic import Field
 
 from chaos.faults import register, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, Undo, match_links
+from chaos.faults.landing import Probe
 from chaos.stack import Stack
 
 
@@ -24,8 +25,15 @@ class _LinkFault(Fault):
         return found
 
 
+    def probe(self, ctx: FaultContext) -> Probe:
+        from chaos.faults.link_landing import LinkProbe
+
+        return LinkProbe(ctx, self.resolve(ctx.stack, ctx.allow_hosts))
+
+
 class _ToxicFault(_LinkFault):
-    stream: Literal["downstream", "upstream"] = "downstream"
+    stream: Literal["downstream", "upstream", "both"] = Field(
+        "downstream", description="downstream: dependency -> caller; upstream: caller -> dependency; both")
     toxicity: float = Field(1.0, ge=0.0, le=1.0, description="share of connections affected (drawn per connection)")
     toxic_type: ClassVar[str] = ""
 
@@ -36,13 +44,15 @@ class _ToxicFault(_LinkFault):
         from chaos.components.toxiproxy import Toxic
 
         client = ctx.toxiproxy
+        streams = ["upstream", "downstream"] if self.stream == "both" else [self.stream]
         ids = []
         for proxy in self.resolve(ctx.stack, ctx.allow_hosts):
-            name = f"chaosgate-{ctx.run_id}-{self.toxic_type}-{uuid.uuid4().hex[:8]}"
-            toxic = Toxic(name=name, type=self.toxic_type, stream=self.stream, toxicity=self.toxicity,
-                          attributes=self.attributes())
-            undo = RemoveToxic(url=client.url, proxy=proxy, toxic=name)
-            ids.append(ctx.apply(self, proxy, undo, functools.partial(client.add_toxic, proxy, toxic)))
+            for stream in streams:
+                name = f"chaosgate-{ctx.run_id}-{self.toxic_type}-{stream[0]}-{uuid.uuid4().hex[:8]}"
+                toxic = Toxic(name=name, type=self.toxic_type, stream=stream, toxicity=self.toxicity,
+                              attributes=self.attributes())
+                undo = RemoveToxic(url=client.url, proxy=proxy, toxic=name)
+                ids.append(ctx.apply(self, proxy, undo, functools.partial(client.add_toxic, proxy, toxic)))
         return ids
 
 
@@ -59,14 +69,30 @@ class Latency(_ToxicFault):
 
 @register("network.timeout")
 class Timeout(_ToxicFault):
-    """Stops data; closes after timeout_ms, or with 0 holds the connection open: a hanging dependency."""
+    """Stops data; closes after timeout_ms, or with 0 holds the call open: a hanging dependency.
+
+    Both streams by default: held on one stream only, a dependency that closes the connection
+    after answering (HTTP/1.0, `Connection: close`) ends the call through the proxy at once."""
 
     type: Literal["network.timeout"]
     toxic_type: ClassVar[str] = "timeout"
-    timeout_ms: int = Field(0, ge=0)
+    stream: Literal["downstream", "upstream", "both"] = Field(
+        "both", description="both (default): the call is held whatever the dependency does with its connection")
+    timeout_ms: int = Field(0, ge=0, description="0: hold the call until the fault ends; else close it after this")
 
     def attributes(self) -> dict[str, Any]:
         return {"timeout": self.timeout_ms}
+
+    def warnings(self) -> list[tuple[str, str]]:
+        if self.timeout_ms == 0 and self.stream == "downstream":
+            return [("stream", "a hang on the downstream stream alone does not hold a call whose dependency closes "
+                               "the connection after answering: the close passes through; use stream: both")]
+        return []
+
+    def probe(self, ctx: FaultContext) -> Probe:
+        from chaos.faults.link_landing import LinkProbe
+
+        return LinkProbe(ctx, self.resolve(ctx.stack, ctx.allow_hosts), hang=self.timeout_ms == 0)
 
 
 @register("network.bandwidth")
@@ -132,6 +158,11 @@ class Down(_LinkFault):
         return [ctx.apply(self, proxy, EnableProxy(url=client.url, proxy=proxy),
                           functools.partial(client.set_enabled, proxy, False))
                 for proxy in self.resolve(ctx.stack, ctx.allow_hosts)]
+
+    def probe(self, ctx: FaultContext) -> Probe:
+        from chaos.faults.link_landing import LinkProbe
+
+        return LinkProbe(ctx, self.resolve(ctx.stack, ctx.allow_hosts), down=True)
 
 
 def _client(url: str):

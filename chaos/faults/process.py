@@ -11,6 +11,7 @@ from pydantic import Field
 
 from chaos.faults import register, register_undo
 from chaos.faults.base import Fault, FaultContext, Undo, service_named, service_target, stack_state
+from chaos.faults.landing import Probe, ReadBack
 from chaos.stack import Stack
 from chaos.util.durations import Duration
 from chaos.util.procs import ProcessRecord, group_members, is_alive, signal_group
@@ -21,6 +22,28 @@ class _ProcessFault(Fault):
 
     def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:
         return [service_named(stack, self.service)]
+
+    def _state_of(self, ctx: FaultContext) -> tuple[str, str]:
+        """What the service is doing now, read back: a word ("running", "paused", "stopped", "gone")
+        and the identity of what runs (pid and start time, or container id and start time)."""
+        state = stack_state(ctx.state.run_dir)
+        svc = state.services[self.service]
+        if svc.container_id:
+            found = _lookup(svc.container_id, state.engine)
+            if found is None:
+                return "gone", ""
+            return found.status, f"{found.id[:12]} started {found.attrs.get('State', {}).get('StartedAt', '?')}"
+        if svc.process is None or not is_alive(svc.process):
+            return "gone", ""
+        import psutil
+
+        stopped = False
+        for pid in group_members(svc.process.pid):
+            try:
+                stopped = stopped or psutil.Process(pid).status() == psutil.STATUS_STOPPED
+            except psutil.NoSuchProcess:
+                continue
+        return ("paused" if stopped else "running"), f"pid {svc.process.pid} started {svc.process.create_time:.2f}"
 
     def _restart_undo(self, ctx: FaultContext) -> StartAgain:
         """The undo of a fault that leaves the service stopped: start it again through its backend."""
@@ -41,6 +64,13 @@ class Pause(_ProcessFault):
             return [ctx.apply(self, self.service, unpause, lambda: _container(target, engine).pause())]
         return [ctx.apply(self, self.service, Resume(process=target), lambda: signal_group(target, signal.SIGSTOP))]
 
+    def probe(self, ctx: FaultContext) -> Probe:
+        def paused(service: str) -> tuple[bool | None, str]:
+            word, _ = self._state_of(ctx)
+            return word == "paused", f"read back {word}"
+
+        return ReadBack([self.service], paused)
+
 
 @register("process.kill")
 class Kill(_ProcessFault):
@@ -54,6 +84,13 @@ class Kill(_ProcessFault):
         if isinstance(target, str):
             return [ctx.apply(self, self.service, undo, lambda: _container(target, ctx.state.engine).kill("SIGKILL"))]
         return [ctx.apply(self, self.service, undo, lambda: signal_group(target, signal.SIGKILL))]
+
+    def probe(self, ctx: FaultContext) -> Probe:
+        def down(service: str) -> tuple[bool | None, str]:
+            word, _ = self._state_of(ctx)
+            return word not in ("running", "paused", "restarting"), f"read back {word}"
+
+        return ReadBack([self.service], down)
 
 
 @register("process.restart")
@@ -80,12 +117,28 @@ class Restart(_ProcessFault):
 
         return [ctx.apply(self, self.service, undo, bounce)]
 
+    def probe(self, ctx: FaultContext) -> Probe:
+        _, before = self._state_of(ctx)
+
+        def replaced(service: str) -> tuple[bool | None, str]:
+            word, now = self._state_of(ctx)
+            if now and now != before:
+                return True, f"a new process runs ({now}; before: {before})"
+            return False, f"read back {word}, still {before or 'nothing'}"
+
+        return ReadBack([self.service], replaced)
+
+
+def _lookup(container_id: str, engine: str | None):
+    from chaos.components import containers
+
+    return containers.lookup(container_id, engine)
+
 
 def _container(container_id: str, engine: str | None):
-    from chaos.components import containers
     from chaos.errors import InfraError
 
-    found = containers.lookup(container_id, engine)
+    found = _lookup(container_id, engine)
     if found is None:
         raise InfraError(f"container {container_id[:12]} no longer exists")
     return found

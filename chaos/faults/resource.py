@@ -8,14 +8,17 @@ cgroup of its own for the fault's length (`chaos/components/cgroups.py`).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from chaos.components import cgroups, containers
 from chaos.faults import register, register_undo
 from chaos.faults.base import Fault, FaultContext, FaultError, Undo, service_named, service_target
+from chaos.faults.landing import Probe, UnitLanding
 from chaos.stack import Stack
 from chaos.util.procs import group_members
 
@@ -50,6 +53,9 @@ class CpuLimit(Fault):
         undo = ReleaseCgroup(cgroup=str(group), origin=str(origin), service=self.service)
         return [ctx.apply(self, self.service, undo, lambda: cgroups.limit(group, pids, quota, CPU_PERIOD_US))]
 
+    def probe(self, ctx: FaultContext) -> Probe:
+        return _Throttled(self.service, ctx.state.engine)
+
     def _inject_container(self, ctx: FaultContext, container_id: str, quota: int, engine: str | None) -> list[int]:
         container = containers.lookup(container_id, engine)
         if container is None:
@@ -59,6 +65,49 @@ class CpuLimit(Fault):
                             cpu_quota=host.get("CpuQuota") or -1, cpu_period=host.get("CpuPeriod") or CPU_PERIOD_US)
         return [ctx.apply(self, self.service, undo,
                           lambda: container.update(cpu_period=CPU_PERIOD_US, cpu_quota=quota))]
+
+
+class _Throttled(Probe):
+    """The kernel throttled the service: CFS periods throttled during the fault (a service that never
+    wanted more than its share is not throttled, and the squeeze changed nothing)."""
+
+    def __init__(self, service: str, engine: str | None):
+        self.service, self.engine = service, engine
+        self.read: Callable[[], int] | None = None
+        self.before = 0
+        self.problem = ""
+
+    def injected(self, undos: list[Undo]) -> None:
+        for undo in undos:
+            if isinstance(undo, ReleaseCgroup):
+                self.read = functools.partial(cgroups.throttled_periods, Path(undo.cgroup))  # new: starts at 0
+            elif isinstance(undo, RestoreQuota):
+                container = containers.lookup(undo.container, self.engine)
+                if container is not None:
+                    self.read = functools.partial(_container_throttled, container)
+                    self.before = self._safe_read()
+
+    def _safe_read(self) -> int:
+        try:
+            return self.read() if self.read else 0
+        except (OSError, KeyError, ValueError, containers.errors().APIError) as exc:
+            self.problem = f"throttling could not be read: {exc}"
+            return 0
+
+    def finish(self, now: float) -> list[UnitLanding]:
+        throttled = self._safe_read() - self.before
+        if self.problem or self.read is None:
+            return [UnitLanding(target=self.service, landed=None, evidence=self.problem or "nothing to read")]
+        if throttled > 0:
+            return [UnitLanding(target=self.service, landed=True,
+                                evidence=f"throttled in {throttled} CFS periods of {CPU_PERIOD_US // 1000} ms")]
+        return [UnitLanding(target=self.service, landed=False,
+                            evidence="never throttled: the service did not want more CPU than the limit")]
+
+
+def _container_throttled(container: Any) -> int:
+    stats = container.stats(stream=False, one_shot=True)
+    return int(stats["cpu_stats"]["throttling_data"]["throttled_periods"])
 
 
 @register_undo

@@ -126,7 +126,7 @@ class Session:
             end = self.t0 + self.opts.duration
             while time.time() < end and not stop():
                 if load is not None and not load.alive():
-                    raise RuntimeError(f"locust exited early:\n{load.log_tail()}")
+                    raise RuntimeError(f"locust exited early ({load.why_it_ended()})")
                 self.result.phases = self.phases(time.time())
                 time.sleep(TICK_S)
             self.result.reason = "duration reached" if time.time() >= end else "stopped"

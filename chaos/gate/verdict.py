@@ -389,7 +389,8 @@ def _radius(crit: Criterion, p: PlannedExperiment, base: list[StoredRun], cand: 
             failures.append(f"degraded beyond the expected radius: {', '.join(sorted(set(x.radius) - set(x.expected)))}"
                             f" (expected: {', '.join(x.expected) or 'none'})")
         elif rule.contained and x.contained is None:
-            unknown.append(f"too little data to tell for {', '.join(x.unknown)}")
+            unknown.append("fault never landed: " + " | ".join(x.not_landed) if x.not_landed
+                           else f"too little data to tell for {', '.join(x.unknown)}")
         if rule.max_score is not None and x.score > rule.max_score:
             failures.append(f"score {x.score:g} > {rule.max_score:g}")
         if rule.max_recover_s is not None:

@@ -14,7 +14,7 @@ from chaos.errors import InfraError
 from chaos.measure.metrics.sources import Source, SourceError
 from chaos.measure.metrics.timeline import Sample
 from chaos.util.ports import free_port
-from chaos.util.procs import ProcessRecord, is_alive, spawn, stop_group, tail
+from chaos.util.procs import ProcessRecord, how_it_ended, is_alive, spawn, stop_group, tail
 
 if TYPE_CHECKING:
     from chaos.spec.experiment import WorkerHost
@@ -124,7 +124,15 @@ class LoadRunner:
         return {row["Name"]: row for row in rows if row["Name"] != "Aggregated"}
 
     def log_tail(self) -> str:
+        """The end of the master's log."""
         return tail(self.processes[0].log) if self.processes else ""
+
+    def why_it_ended(self) -> str:
+        """How the master ended and the end of its log: the reason a run that lost its load gives."""
+        if not self.processes:
+            return "it was never started"
+        logged = self.log_tail().strip() or f"its log ({self.processes[0].log}) is empty"
+        return f"{how_it_ended(self.processes[0])}; {logged}"
 
     def source(self) -> Source:
         """A timeline source reading the newest row of each request name from locust's history CSV.

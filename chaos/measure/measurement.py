@@ -28,3 +28,19 @@ def measure(exp: LoadedExperiment, result: RunResult, timeline: Timeline) -> Non
             result.slis.setdefault(surface_name, {})[sli_name] = per_phase
     if "fault" in result.phases and result.status in ("completed", "aborted"):
         result.blast_radius = blast_radius(exp, result, timeline)
+    _fail_closed_on_landing(result)
+
+
+def _fail_closed_on_landing(result: RunResult) -> None:
+    """A fault that was injected but not shown to take effect makes containment unknown: a run
+    never says "contained" about a fault that may have changed nothing."""
+    missed = [f"{f.type} on {', '.join(f.targets)}: {f.landing.summary()}"
+              for f in result.faults if f.landing is not None and not f.landing.landed]
+    if not missed:
+        return
+    if result.blast_radius is not None:
+        result.blast_radius.not_landed = missed
+        result.blast_radius.contained = None if result.blast_radius.contained is not False else False
+    if result.status == "completed":
+        result.status = "inconclusive"
+        result.reason = "fault never landed: " + " | ".join(missed)

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from chaos.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_INVALID, EXIT_PASS
+from chaos.faults.landing import Landing
 from chaos.measure.sli import SLIValue
 from chaos.spec.surfaces import SLIRef, Surface
 from chaos.util.stored import read_model
@@ -28,6 +29,7 @@ class FaultRecord(BaseModel):
     injected_at: float | None = None
     removed_at: float | None = None
     journal_ids: list[int] = Field(default_factory=list)
+    landing: Landing | None = Field(None, description="what showed the fault took effect (None: never injected)")
 
 
 class CheckResult(BaseModel):
@@ -74,7 +76,9 @@ class BlastRadius(BaseModel):
     unknown: list[str] = Field(description="non-target surfaces without enough data to tell")
     score: float = Field(description="0-100: weight of degraded non-target surfaces over all of them")
     expected: list[str]
-    contained: bool | None = Field(description="radius within expected; None when unknown surfaces could hide spread")
+    contained: bool | None = Field(description="radius within expected; None when unknown surfaces could hide "
+                                               "spread, or a fault was not shown to land")
+    not_landed: list[str] = Field(default_factory=list, description="faults injected but not shown to take effect")
 
 
 class StackReuse(BaseModel):

@@ -4,6 +4,7 @@ roll back and verify → stack down → result.json. Every path out rolls back.
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -17,6 +18,7 @@ from chaos import backends
 from chaos.backends.state import StackState
 from chaos.errors import ChaosgateError
 from chaos.faults import Fault, FaultContext
+from chaos.faults.landing import Landing, NoEvidence, Probe
 from chaos.load.runner import FLOW_TIMEOUT_S, LoadRunner
 from chaos.measure.measurement import measure
 from chaos.measure.metrics.promql import promql_source
@@ -73,6 +75,7 @@ class Engine:
                                 run_dir=str(self.run_dir), variables=exp.stack.variables)
         self.faults = [FaultRecord(type=f.type, targets=t) for f, t in zip(self.spec.faults, exp.targets)]
         self.result.faults = self.faults
+        self.probes: dict[int, Probe] = {}  # by fault index, while the fault is in place
         self.state: StackState | None = None
         self.load: LoadRunner | None = None
         self.sampler: Sampler | None = None
@@ -96,6 +99,8 @@ class Engine:
         self._write_plan()
         self.journal, self.timeline = Journal(self.run_dir), Timeline(self.run_dir)
         self.journal.event(RunStart(experiment=self.spec.name))
+        for warning in self.exp.warnings:
+            self.say(f"warning: {warning}")
         previous_alarm = self._arm_deadline()
         interrupted: BaseException | None = None
         try:
@@ -202,42 +207,58 @@ class Engine:
 
     def _tick(self, phase: str, now: float, t0: float, end: float) -> None:
         if phase == "fault":
-            for spec, record in zip(self.spec.faults, self.faults):
+            for i, (spec, record) in enumerate(zip(self.spec.faults, self.faults)):
                 if record.injected_at is None and now >= t0 + spec.start:
-                    self._inject(spec, record)
+                    self._inject(i, spec, record)
                 elif (record.removed_at is None and record.injected_at is not None and spec.duration is not None
                       and now >= t0 + spec.start + spec.duration):
-                    self._remove(record)
+                    self._remove(i, record)
+                elif i in self.probes:
+                    self.probes[i].sample(now)
             if self.watch is not None:
                 self.watch(self, now)
         if phase != "warmup" and now - self._last_stop_check >= 1.0:
             self._last_stop_check = now
             self._check_stop_conditions(now)
         if self.load and not self.load.alive():
-            raise ChaosgateError(f"locust exited early:\n{self.load.log_tail()}")
+            raise ChaosgateError(f"locust exited early ({self.load.why_it_ended()})")
         if now - self._last_progress >= PROGRESS_EVERY_S:
             self._last_progress = now
             active = [f.type for f in self.faults if f.injected_at and not f.removed_at]
             self.say(f"{phase}: {end - now:.0f}s left; faults active: {', '.join(active) or 'none'}")
 
     # --- faults -----------------------------------------------------------------------------
-    def _inject(self, spec: Fault, record: FaultRecord) -> None:
+    def _inject(self, index: int, spec: Fault, record: FaultRecord) -> None:
         ctx = FaultContext(self.run_id, self.exp.stack, self.started, self.journal, self.spec.allow_hosts)
+        try:
+            self.probes[index] = spec.probe(ctx)  # before injecting: its counters start from before the fault
+        except ChaosgateError as exc:  # an infrastructure answer; the fault still runs, but cannot show it landed
+            self.probes[index] = NoEvidence(record.targets, f"nothing could be observed: {exc}")
         record.injected_at = time.time()
         record.journal_ids = spec.inject(ctx)
+        self.probes[index].injected([e.undo for e in self.journal.entries() if e.id in record.journal_ids])
         self.timeline.mark(record.injected_at, "fault_injected", type=spec.type, targets=record.targets)
         self.say(f"injected {spec.type} on {', '.join(record.targets)}")
 
-    def _remove(self, record: FaultRecord) -> None:
+    def _landed(self, index: int, record: FaultRecord) -> None:
+        """What the fault's probe saw, into its record (before the fault is removed)."""
+        probe = self.probes.pop(index, None)
+        if probe is not None:
+            record.landing = Landing.of(probe.finish(time.time()))
+            if not record.landing.landed:
+                self.say(f"{record.type} did not land: {record.landing.summary()}")
+
+    def _remove(self, index: int, record: FaultRecord) -> None:
+        self._landed(index, record)
         rollback_journal(self.journal, only=set(record.journal_ids))
         record.removed_at = time.time()
         self.timeline.mark(record.removed_at, "fault_removed", type=record.type, targets=record.targets)
         self.say(f"removed {record.type}")
 
     def _remove_faults(self) -> None:
-        for record in self.faults:
+        for i, record in enumerate(self.faults):
             if record.injected_at is not None and record.removed_at is None:
-                self._remove(record)
+                self._remove(i, record)
 
     # --- hypothesis and stop conditions ------------------------------------------------------
     def _sli(self, ref: SLIRef, t0: float, t1: float) -> SLIValue:
@@ -321,6 +342,9 @@ class Engine:
             return f"{name}: {exc!r}"
 
     def _roll_back(self) -> None:
+        for i, record in enumerate(self.faults):
+            if record.removed_at is None:
+                self._guarded(functools.partial(self._landed, i, record), "landing evidence")
         now = time.time()
         failures = rollback_journal(self.journal)
         for record in self.faults:

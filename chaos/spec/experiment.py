@@ -137,6 +137,7 @@ class LoadedExperiment(BaseModel):
     stack: Stack
     surfaces: dict[str, Surface]
     targets: list[list[str]]
+    warnings: list[str] = Field(default_factory=list, description="valid, but likely not what was meant (located)")
 
 
 def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
@@ -168,6 +169,7 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
         problems += exc.errors
     surfaces = _surfaces(doc, spec, problems)
     targets = []
+    warnings: list[str] = []
     for i, fault in enumerate(spec.faults):
         try:
             if why := fault.unsupported(spec.backend):
@@ -176,6 +178,7 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
         except FaultError as exc:
             problems.append(doc.error(["faults", i, *([exc.field] if exc.field else [])], str(exc)))
             targets.append([])
+        warnings += [str(doc.error(["faults", i, field], message)) for field, message in fault.warnings()]
         for j, name in enumerate(fault.component or []):
             if name not in stack.services:
                 problems.append(doc.error(["faults", i, "component", j], f"no service {name!r} in the stack"))
@@ -192,7 +195,7 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
                                   f"({spec.phases.total():g}s)"))
     if problems:
         raise InputErrors(problems)
-    return LoadedExperiment(path=path, spec=spec, stack=stack, surfaces=surfaces, targets=targets)
+    return LoadedExperiment(path=path, spec=spec, stack=stack, surfaces=surfaces, targets=targets, warnings=warnings)
 
 
 def _surfaces(doc: YamlDocument, spec: Experiment, problems: list[InputError]) -> dict[str, Surface]:

@@ -55,14 +55,31 @@ def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path,
     return ProcessRecord(name=name, pid=proc.pid, create_time=created, log=str(log), argv=list(argv))
 
 
-# Popen objects of our own children, reaped as they die so they do not linger as zombies.
+# Popen objects of our own children, reaped as they die so they do not linger as zombies; how
+# each ended, by pid, so a report can say why a child died.
 _children: dict[int, subprocess.Popen] = {}
+_ended: dict[int, int] = {}
 
 
 def _reap() -> None:
     for pid, proc in list(_children.items()):
-        if proc.poll() is not None:
+        if (code := proc.poll()) is not None:
+            _ended[pid] = code
             del _children[pid]
+
+
+def how_it_ended(record: ProcessRecord) -> str:
+    """"exit code N", "killed by SIGKILL", or what is known when it was not our child."""
+    _reap()
+    code = _ended.get(record.pid)
+    if code is None:
+        return "still running" if is_alive(record) else "ended (not a child of this process: no exit status)"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def is_alive(record: ProcessRecord) -> bool:

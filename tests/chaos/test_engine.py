@@ -46,6 +46,10 @@ def test_run_injects_every_fault_rolls_back_and_writes_result(out: Path) -> None
     assert 1.5 <= down["removed_at"] - down["injected_at"] <= 10, "down lasted its declared 2 s (not the phase)"
     assert set(res["phases"]) == {"warmup", "baseline", "fault", "recovery"}
     assert res["rollback"]["failures"] == [] and res["rollback"]["leftovers"] == []
+    landed = {f["type"]: f["landing"] for f in res["faults"]}
+    assert all(lan["landed"] is True and lan["share"] == 1.0 for lan in landed.values()), landed
+    assert "calls held open" in landed["network.timeout"]["units"][0]["evidence"]
+    assert landed["broker.hold_connections"]["units"][0]["evidence"] == "3 of 3 connections held open"
     held = res["slis"]["broker"]["connections"]
     assert held["baseline"]["value"] == 0 and held["fault"]["value"] == 3, "the timeline saw the held connections"
     assert_nothing_left(run_dir)
@@ -56,10 +60,23 @@ def test_run_injects_every_fault_rolls_back_and_writes_result(out: Path) -> None
 def test_dry_run_prints_the_plan_and_touches_nothing(out: Path) -> None:
     run = chaosgate("run", "--dry-run", str(EXPERIMENT), "--out", str(out))
     assert run.code == 0, run.err
-    assert "0.5s..phase end  network.timeout on front->broker" in run.out
-    assert "1s..3s  network.down on front->echo" in run.out
+    assert "4.5s..phase end  network.timeout on front->echo" in run.out
+    assert "2s..4s  network.down on front->echo" in run.out
     assert "nothing was started or injected" in run.out
     assert not out.exists()
+
+
+def test_a_link_fault_no_traffic_crosses_makes_the_run_inconclusive(tmp_path: Path, out: Path) -> None:
+    path = variant(tmp_path, **{'variables: {FRONT_HEARTBEAT_S: "0.2"}': "variables: {}"})
+    run = chaosgate("run", str(path), "--out", str(out))
+    assert run.code == 2, run.err
+    res = result(only_run_dir(out))
+    assert res["status"] == "inconclusive"
+    assert res["reason"].startswith("fault never landed: network.latency on front->echo: front->echo: no traffic "
+                                    "crossed front->echo during the fault"), res["reason"]
+    assert res["blast_radius"]["contained"] is None and len(res["blast_radius"]["not_landed"]) == 3
+    assert [f["landing"]["landed"] for f in res["faults"]] == [False, False, False, True, True, True]
+    assert_nothing_left(only_run_dir(out))
 
 
 def test_unsteady_baseline_is_inconclusive_and_injects_nothing(tmp_path: Path, out: Path) -> None:
@@ -101,7 +118,7 @@ def test_hung_stack_still_ends_by_the_deadline(tmp_path: Path, out: Path) -> Non
 
 
 def test_after_sigkill_rollback_reconciles_and_the_next_run_says_so(out: Path) -> None:
-    proc = start_run_until_injected(EXPERIMENT, out, 6)
+    proc = start_run_until_injected(EXPERIMENT, out, 4)  # up to process.pause, 1.5 s into the fault
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     run_dir = only_run_dir(out)

@@ -4,6 +4,7 @@ the mini stack as local processes and as containers."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from chaos.backends.state import StackState
 from chaos.components.rabbitmq import ManagementClient
 from chaos.components.toxiproxy import ToxiproxyClient
 from chaos.faults import FaultContext
+from chaos.faults.landing import Landing, Probe
 from chaos.run.journal import Journal
 from chaos.run.reconcile import rollback_journal, verify_gone
 from chaos.spec.experiment import FaultSpec
@@ -80,6 +82,27 @@ def inject(mini, tmp_path: Path, spec: dict) -> tuple[Journal, list[int]]:
     return journal, parse_fault(spec).inject(ctx)
 
 
+def watched(mini, tmp_path: Path, spec: dict) -> tuple[Journal, list[int], Probe]:
+    """Inject as the engine does: the fault's landing probe made first, told what was injected."""
+    stack, state = mini
+    journal = Journal(tmp_path)
+    ctx = FaultContext("test", stack, StackState.load(state.run_dir), journal)
+    fault = parse_fault(spec)
+    probe = fault.probe(ctx)
+    ids = fault.inject(ctx)
+    probe.injected([e.undo for e in journal.entries() if e.id in ids])
+    return journal, ids, probe
+
+
+def landing(probe: Probe, seconds: float = 0.0) -> Landing:
+    """Sample as the engine's tick does for `seconds`, then the probe's verdict."""
+    end = time.time() + seconds
+    while (now := time.time()) < end:
+        probe.sample(now)
+        time.sleep(0.25)
+    return Landing.of(probe.finish(time.time()))
+
+
 def undo_and_verify(journal: Journal) -> None:
     assert rollback_journal(journal) == []
     assert journal.outstanding() == []
@@ -116,41 +139,119 @@ def toxics(mini) -> dict[str, list]:
 
 
 def test_latency_is_measured_through_the_proxy(mini, tmp_path: Path) -> None:
-    journal, ids = inject(mini, tmp_path, {"type": "network.latency", "link": "front -> echo", "latency_ms": 400})
+    journal, ids, probe = watched(mini, tmp_path, {"type": "network.latency", "link": "front -> echo",
+                                                   "latency_ms": 400})
     assert len(ids) == 1 and journal.entries()[0].state == "injected"
     start = time.monotonic()
     assert echo_via_proxy(mini).text == "hello from echo\n"
     assert time.monotonic() - start >= 0.4
+    landed = landing(probe)
+    assert landed.landed and landed.share == 1.0 and "traffic crossed during the fault" in landed.summary()
     undo_and_verify(journal)
     assert toxics(mini)["front->echo"] == []
 
 
+def test_a_link_fault_no_traffic_crosses_did_not_land(mini, tmp_path: Path) -> None:
+    journal, _, probe = watched(mini, tmp_path, {"type": "network.latency", "link": "front->broker", "latency_ms": 50})
+    landed = landing(probe, 1.0)
+    assert landed.landed is False and landed.summary() == ("front->broker: no traffic crossed front->broker during "
+                                                           "the fault")
+    undo_and_verify(journal)
+
+
+def _waiting(mini, timeout: float) -> tuple[threading.Thread, list[BaseException]]:
+    """A caller waiting on echo through the link, in the background; what it met."""
+    met: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            echo_via_proxy(mini, timeout=timeout)
+        except requests.exceptions.RequestException as exc:
+            met.append(exc)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    return caller, met
+
+
 def test_timeout_zero_hangs_a_client_until_removed(mini, tmp_path: Path) -> None:
-    journal, _ = inject(mini, tmp_path, {"type": "network.timeout", "link": "front->echo", "timeout_ms": 0})
-    with pytest.raises(requests.exceptions.ReadTimeout):
-        echo_via_proxy(mini, timeout=2.0)
+    journal, ids, probe = watched(mini, tmp_path, {"type": "network.timeout", "link": "front->echo", "timeout_ms": 0})
+    assert len(ids) == 2, "both streams by default"
+    caller, met = _waiting(mini, timeout=3.0)
+    landed = landing(probe, 2.0)
+    caller.join(5)
+    assert isinstance(met[0], requests.exceptions.ReadTimeout)
+    assert landed.landed, landed.summary()
+    assert "1 calls held open" in landed.summary() and "0 closed by the proxy" in landed.summary()
     undo_and_verify(journal)
     assert recovered(mini) == 200
 
 
+def _closes_after_answering(mini) -> bool:
+    _, state = mini
+    link = next(link for link in state.links if link.name == "front->echo")
+    with socket.create_connection(("127.0.0.1", link.listen_port), timeout=3) as s:
+        s.sendall(b"GET /hello HTTP/1.1\r\nHost: echo\r\n\r\n")
+        try:
+            while s.recv(4096):
+                pass
+        except TimeoutError:
+            return False  # still open after the answer: keep-alive
+    return True
+
+
+def test_a_hang_holds_a_dependency_that_closes_after_answering(mini, tmp_path: Path) -> None:
+    """The documented hang holds the call whatever the server does; one stream alone does not."""
+    swap, _ = inject(mini, tmp_path / "swap", {"type": "config.swap", "services": ["echo"],
+                                               "set": {"CLOSE_AFTER_ANSWER": "1"}})
+    try:
+        assert _closes_after_answering(mini), "echo now closes the connection after answering"
+        one, _, probe = watched(mini, tmp_path / "one", {"type": "network.timeout", "link": "front->echo",
+                                                         "timeout_ms": 0, "stream": "downstream"})
+        start = time.monotonic()
+        with pytest.raises(requests.exceptions.ConnectionError):
+            echo_via_proxy(mini, timeout=3.0)
+        assert time.monotonic() - start < 2.0, "the close passed through: the call ended at once"
+        landed = landing(probe, 0.5)
+        assert landed.landed is False and "calls were closed, not held" in landed.summary(), landed.summary()
+        undo_and_verify(one)
+
+        both, _, probe = watched(mini, tmp_path / "both", {"type": "network.timeout", "link": "front->echo",
+                                                           "timeout_ms": 0})
+        caller, met = _waiting(mini, timeout=3.0)
+        landed = landing(probe, 2.0)
+        caller.join(5)
+        assert isinstance(met[0], requests.exceptions.ReadTimeout), "the caller waited"
+        assert landed.landed and "calls held open" in landed.summary(), landed.summary()
+        undo_and_verify(both)
+    finally:
+        undo_and_verify(swap)
+    assert recovered(mini) == 200
+
+
 def test_down_refuses_then_recovers(mini, tmp_path: Path) -> None:
-    journal, _ = inject(mini, tmp_path, {"type": "network.down", "link": "front->echo"})
+    assert echo_via_proxy(mini).status_code == 200, "the link is in use before it goes down"
+    journal, _, probe = watched(mini, tmp_path, {"type": "network.down", "link": "front->echo"})
     with pytest.raises(requests.exceptions.ConnectionError):
         echo_via_proxy(mini, timeout=2.0)
     assert front(mini, "/via-echo").status_code == 502, "the service behind the link sees its dependency gone"
+    landed = landing(probe, 0.5)
+    assert landed.landed and "refusing connections (read back disabled)" in landed.summary(), landed.summary()
     undo_and_verify(journal)
     assert front(mini, "/via-echo").status_code == 200
 
 
 def test_reset_peer_resets_connections(mini, tmp_path: Path) -> None:
-    journal, _ = inject(mini, tmp_path, {"type": "network.reset_peer", "link": "front->echo", "timeout_ms": 0})
+    journal, _, probe = watched(mini, tmp_path, {"type": "network.reset_peer", "link": "front->echo",
+                                                 "timeout_ms": 0})
     with pytest.raises(requests.exceptions.ConnectionError):
         echo_via_proxy(mini, timeout=2.0)
+    assert landing(probe).landed
     undo_and_verify(journal)
 
 
 def test_limit_data_truncates_the_answer(mini, tmp_path: Path) -> None:
-    journal, _ = inject(mini, tmp_path, {"type": "network.limit_data", "link": "front->echo", "bytes": 20})
+    journal, _, probe = watched(mini, tmp_path, {"type": "network.limit_data", "link": "front->echo", "bytes": 20})
     _, state = mini
     link = next(link for link in state.links if link.name == "front->echo")
     with socket.create_connection(("127.0.0.1", link.listen_port), timeout=5) as s:
@@ -159,6 +260,7 @@ def test_limit_data_truncates_the_answer(mini, tmp_path: Path) -> None:
         while chunk := s.recv(4096):
             data += chunk
     assert 0 < len(data) <= 20
+    assert landing(probe).landed
     undo_and_verify(journal)
 
 
@@ -170,12 +272,14 @@ def test_limit_data_truncates_the_answer(mini, tmp_path: Path) -> None:
      ("latency", 5)),
 ])
 def test_toxic_is_installed_as_declared_and_removed(mini, tmp_path: Path, spec: dict, attribute: tuple) -> None:
-    journal, ids = inject(mini, tmp_path, spec)
+    journal, ids, probe = watched(mini, tmp_path, spec)
     installed = [t for proxy in toxics(mini).values() for t in proxy]
     assert len(installed) == len(ids) >= 1
     assert all(t.attributes[attribute[0]] == attribute[1] for t in installed)
     assert all(t.stream == spec.get("stream", "downstream") and t.toxicity == spec.get("toxicity", 1.0) for t in installed)
     assert echo_via_proxy(mini, timeout=30).status_code == 200, "traffic still flows, shaped"
+    landed = landing(probe)
+    assert landed.landed and [u.target for u in landed.units if u.landed] == ["front->echo"], landed.summary()
     undo_and_verify(journal)
     assert all(t == [] for t in toxics(mini).values())
 
@@ -195,13 +299,16 @@ def test_broker_limit_and_saturation_refuse_new_connections(mini, tmp_path: Path
         return sum(c["client_properties"].get("connection_name", "").startswith("chaosgate-hold")
                    for c in mgmt.connections())
 
-    journal, _ = inject(mini, tmp_path, {"type": "broker.connection_limit", "limit": 3})
+    journal, _, limit = watched(mini, tmp_path, {"type": "broker.connection_limit", "limit": 3})
     assert mgmt.connection_limit() == 3
-    inject(mini, tmp_path, {"type": "broker.hold_connections", "count": 10})
+    _, _, hold = watched(mini, tmp_path, {"type": "broker.hold_connections", "count": 10})
     # The management API lists connections a statistics interval late.
     assert wait_until(lambda: held() == 3, 15), "held until the broker refused more"
     with pytest.raises(pika.exceptions.ProbableAccessDeniedError):
         _amqp(state)
+    assert landing(hold).summary() == "broker: 3 of 10 connections held open; the broker refused the rest after 3"
+    limited = landing(limit)
+    assert limited.landed and "the limit of '/' reads back 3" in limited.summary(), limited.summary()
     undo_and_verify(journal)
     assert mgmt.connection_limit() == before
     assert wait_until(lambda: held() == 0, 15)
@@ -209,17 +316,20 @@ def test_broker_limit_and_saturation_refuse_new_connections(mini, tmp_path: Path
 
 
 def test_pause_stops_answers_until_resumed(mini, tmp_path: Path) -> None:
-    journal, _ = inject(mini, tmp_path, {"type": "process.pause", "service": "echo"})
+    journal, _, probe = watched(mini, tmp_path, {"type": "process.pause", "service": "echo"})
     with pytest.raises(requests.exceptions.ReadTimeout):
         echo_via_proxy(mini, timeout=2.0)
+    assert landing(probe).summary() == "echo: read back paused"
     undo_and_verify(journal)
     assert recovered(mini) == 200
 
 
 def test_kill_then_rollback_restarts_the_service(mini, tmp_path: Path) -> None:
     before = instance(mini, "echo")
-    journal, _ = inject(mini, tmp_path, {"type": "process.kill", "service": "echo"})
+    journal, _, probe = watched(mini, tmp_path, {"type": "process.kill", "service": "echo"})
     assert wait_until(lambda: _refused(mini), 10), "a killed service stops answering"
+    killed = landing(probe)
+    assert killed.landed, killed.summary()
     assert verify_gone(journal) != [], "while killed, the fault is reported as still in place"
     undo_and_verify(journal)
     assert instance(mini, "echo") != before
@@ -228,8 +338,10 @@ def test_kill_then_rollback_restarts_the_service(mini, tmp_path: Path) -> None:
 
 def test_restart_bounces_the_service_and_it_answers_again(mini, tmp_path: Path) -> None:
     before = instance(mini, "echo")
-    journal, _ = inject(mini, tmp_path, {"type": "process.restart", "service": "echo", "grace": "2s"})
+    journal, _, probe = watched(mini, tmp_path, {"type": "process.restart", "service": "echo", "grace": "2s"})
     assert instance(mini, "echo") != before, "a new process (or a new start of the container)"
+    bounced = landing(probe)
+    assert bounced.landed and "a new process runs" in bounced.summary(), bounced.summary()
     assert echo_via_proxy(mini).status_code == 200, "injection returns once the service is healthy again"
     undo_and_verify(journal)
 
@@ -244,7 +356,9 @@ def _refused(mini) -> bool:
 
 def test_config_swap_restarts_with_new_environment_and_back(mini, tmp_path: Path) -> None:
     _, state = mini
-    journal, _ = inject(mini, tmp_path, {"type": "config.swap", "services": ["echo"], "set": {"GREETING": "swapped"}})
+    journal, _, probe = watched(mini, tmp_path, {"type": "config.swap", "services": ["echo"],
+                                                 "set": {"GREETING": "swapped"}})
+    assert landing(probe).summary() == "echo: the new process runs with GREETING=swapped"
     assert StackState.load(state.run_dir).services["echo"].env["GREETING"] == "swapped"
     assert (container_env(mini, "echo") or {"GREETING": "swapped"})["GREETING"] == "swapped"
     assert echo_via_proxy(mini).status_code == 200

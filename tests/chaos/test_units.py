@@ -131,3 +131,20 @@ def test_infrastructure_and_fault_failures_are_in_the_error_tree() -> None:
 
     assert all(issubclass(e, InfraError) for e in (CgroupError, SourceError, WireError))
     assert issubclass(FaultError, ChaosgateError) and not issubclass(FaultError, InfraError)
+
+
+def test_how_a_child_ended_names_its_exit_code_or_signal(tmp_path) -> None:
+    import signal
+    import time
+
+    from chaos.util.procs import how_it_ended, is_alive, signal_group, spawn
+
+    exits = spawn("exits", ["sh", "-c", "exit 3"], {}, tmp_path / "logs" / "exits.log")
+    sleeps = spawn("sleeps", ["sleep", "30"], {}, tmp_path / "logs" / "sleeps.log")
+    assert how_it_ended(sleeps) == "still running"
+    signal_group(sleeps, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while (is_alive(exits) or is_alive(sleeps)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert how_it_ended(exits) == "exit code 3"
+    assert how_it_ended(sleeps) == "killed by SIGKILL"

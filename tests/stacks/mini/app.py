@@ -49,7 +49,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def heartbeat(every_s: float) -> None:
+    """Call echo through the link for ever, as a busy caller does (with a 1 s timeout): traffic that
+    shows a link fault landed, without a load generator."""
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{os.environ['ECHO_ADDR']}/hello", timeout=1) as r:
+                r.read()
+        except OSError:
+            pass
+        time.sleep(every_s)
+
+
 if __name__ == "__main__":
+    if os.environ.get("HEARTBEAT_S") and os.environ.get("ECHO_ADDR"):
+        import threading
+
+        threading.Thread(target=heartbeat, args=(float(os.environ["HEARTBEAT_S"]),), daemon=True).start()
+    if os.environ.get("CLOSE_AFTER_ANSWER"):
+        Handler.protocol_version = "HTTP/1.0"  # answers, then closes: what a hang on one stream cannot hold
     if os.environ.get("CRASH_AT_START"):
         print("crashing as asked", flush=True)
         sys.exit(4)
