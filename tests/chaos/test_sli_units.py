@@ -156,3 +156,56 @@ def test_a_bad_sli_reference_is_refused_at_its_field(tmp_path: Path) -> None:
     doc["stop_conditions"] = [{"sli": "echo.processes", "below": 1}]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     assert load_experiment(path).spec.stop_conditions[0].sli == SLIRef("echo", "processes")
+
+
+def test_many_windows_from_one_read_are_each_the_window_evaluate_gives(tmp_path: Path) -> None:
+    """`evaluate_windows` (the report's charts, from one read per metric) and `evaluate` (the judge,
+    one window at a time) are one evaluator: the same value, sample size and reason, to the last bit —
+    through resets, series and bucket bounds born mid-run, failed reads, fractional counters, a
+    selector matching nothing and a silence longer than the counter lookback."""
+    import random
+
+    from chaos.measure.sli import LOOKBACK_S, evaluate_windows
+    from chaos.spec.surfaces import RateSLI
+
+    rng = random.Random(7)
+    tl = Timeline(tmp_path)
+    ok = err = spent = 0.0
+    buckets = {"0.1": 0.0, "1.0": 0.0, "2.5": 0.0, "+Inf": 0.0}
+    times = [i * 0.5 + rng.random() * 0.01 for i in range(160)] + [80 + LOOKBACK_S + 500 + i for i in range(12)]
+    for j, t in enumerate(times):
+        if rng.random() < 0.1:
+            tl.missing(t, "s", "connection refused")
+            continue
+        ok = 0.0 if rng.random() < 0.03 else ok  # a reset
+        ok += rng.randint(0, 9)
+        err += rng.randint(0, 2) if j > 40 else 0
+        spent += rng.random()
+        v = rng.random() * 3
+        for le in buckets:
+            if le == "+Inf" or v <= float(le):
+                buckets[le] += 1
+        samples = [Sample(t=t, source="s", name="req_total", labels={"code": "ok", "pod": str(j % 3)}, value=ok),
+                   Sample(t=t, source="s", name="busy_seconds_total", labels={}, value=spent),
+                   Sample(t=t, source="s", name="depth", labels={"q": "a"}, value=float(rng.randint(0, 9))),
+                   Sample(t=t, source="s", name="depth", labels={"q": "b"}, value=rng.random())]
+        if j > 40:  # a series born mid-run
+            samples.append(Sample(t=t, source="s", name="req_total", labels={"code": "err"}, value=err))
+        samples += [Sample(t=t, source="s", name="lat_bucket", labels={"le": le}, value=n)
+                    for le, n in buckets.items() if le != "2.5" or j > 70]  # a bound added mid-run
+        rng.shuffle(samples)
+        tl.add(samples)
+    slis = [RatioSLI(kind="ratio", good='req_total{code="ok"}', total="req_total"),
+            RatioSLI(kind="ratio", good='req_total{code="err"}', total='req_total{pod!="1"}'),
+            RateSLI(kind="rate", counter="req_total"), RateSLI(kind="rate", counter="busy_seconds"),
+            RateSLI(kind="rate", counter='req_total{code="none"}'), RateSLI(kind="rate", counter="absent"),
+            QuantileSLI(kind="quantile", histogram="lat", q=0.9), QuantileSLI(kind="quantile", histogram="lat", q=0.5),
+            GaugeSLI(kind="gauge", metric="depth", agg="mean"), GaugeSLI(kind="gauge", metric='depth{q="b"}', agg="last")]
+    ends = [i * 0.61 for i in range(-3, 136)] + [t + 0.2 for t in times[-12:]]
+    for sli in slis:
+        for window in (0.5, 30.0):
+            windows = [(end - window, end) for end in ends]
+            many = evaluate_windows(tl, sli, "s", windows)
+            assert many == [evaluate(tl, sli, "s", t0, t1) for t0, t1 in windows], (sli, window)
+            assert {v.value is None for v in many} == {True, False} or sli.kind == "rate", (sli, window)
+    assert evaluate_windows(tl, slis[0], "s", []) == []
