@@ -9,7 +9,6 @@ recovery after it (no inject: all baseline). A session is bounded by its duratio
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from chaos.run.journal import HandHeal, HandInject
 from chaos.run.reconcile import claim
 from chaos.spec.experiment import LoadedExperiment, load_experiment
 from chaos.spec.surfaces import wanted_metrics
+from chaos.util.rundirs import RUNS, new_dir, new_id
 from chaos.util.yamlsource import load_yaml
 
 #: Seconds between checks of the session's end.
@@ -56,9 +56,9 @@ class Session:
     def __init__(self, state: StackState, out_dir: Path, opts: SessionOptions,
                  say: Callable[[str], None] = lambda m: None):
         self.state, self.opts, self.say = state, opts, say
-        self.run_id = uuid.uuid4().hex[:8]
+        self.run_id = new_id()
         self.name = f"gameday-{state.name}"
-        self.run_dir = out_dir / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.name}-{self.run_id}"
+        self.run_dir = new_dir(out_dir, RUNS, self.name, self.run_id)
         self.result = RunResult(experiment=self.name, file="", run_id=self.run_id, run_dir=str(self.run_dir),
                                 variables=state.variables)
         self.exp: LoadedExperiment | None = None

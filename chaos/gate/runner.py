@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from chaos.measure.metrics.sources import READ_TIMEOUT_S
 from chaos.run.engine import Engine, Stop
 from chaos.run.reconcile import reconcile_all
 from chaos.run.stackpool import StackPool
+from chaos.util.rundirs import GATES, new_dir, new_id
 from chaos.util.stored import read_model
 
 RECORD_FILE = "gate.json"
@@ -41,8 +41,8 @@ class Gate:
     def __init__(self, policy: LoadedPolicy, out_dir: Path, say: Callable[[str], None], seed: int = 0,
                  fail_fast: bool | None = None, waivers: list[Waiver] | None = None):
         self.policy, self.out_dir, self.say = policy, out_dir, say
-        gate_id = uuid.uuid4().hex[:8]
-        self.dir = out_dir / "gates" / f"{time.strftime('%Y%m%d-%H%M%S')}-{policy.spec.name}-{gate_id}"
+        gate_id = new_id()
+        self.dir = new_dir(out_dir, GATES, policy.spec.name, gate_id)
         self.record = GateRecord(policy=str(policy.path), gate_id=gate_id, baseline=policy.baseline,
                                  candidate=policy.candidate, seed=seed,
                                  fail_fast=policy.spec.fail_fast if fail_fast is None else fail_fast,

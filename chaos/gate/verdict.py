@@ -24,6 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from chaos.errors import ChaosgateError
 from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment, warn_amount
 from chaos.gate.waivers import Waiver
 from chaos.measure.metrics.timeline import Timeline
@@ -185,7 +186,7 @@ class StoredRun:
             return
         try:
             self.result = load_result(gr.run_dir)
-        except Exception as exc:  # noqa: BLE001 - any unreadable run is a problem to report, not a crash
+        except (ChaosgateError, OSError) as exc:  # missing, unreadable or not a result: a problem to report
             self.problem = f"no usable result: {exc}"
             return
         ok = self.result.status == "completed" or (self.result.status == "aborted" and gr.stopped_by_gate)

@@ -17,7 +17,6 @@ Each test's run directory and report path (or the stack's directory) become JUni
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,13 +92,14 @@ def chaosgate_stack(request: pytest.FixtureRequest) -> Iterator[StackHandle]:
     from chaos.gameday import heal, outstanding
     from chaos.run.reconcile import sweep_orphans
     from chaos.stack import load_stack
+    from chaos.util.rundirs import STACKS, new_dir
 
     config = request.config
     compose = Path(config.rootpath, _option(config, "compose"))
     stack = load_stack(compose, _sets(config.getoption("--chaosgate-set")))
     backend = backends.get(_option(config, "backend"))
     sweep_orphans(lambda m: None)
-    run_dir = _out(config) / "stacks" / f"{time.strftime('%Y%m%d-%H%M%S')}-pytest-{stack.name}"
+    run_dir = new_dir(_out(config), STACKS, "pytest", stack.name)
     state = backend.up(stack, run_dir)
     try:
         yield StackHandle(state)

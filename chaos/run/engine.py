@@ -9,7 +9,6 @@ import signal
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +39,7 @@ from chaos.run.journal import Journal, PhaseStart, RunEnd, RunStart
 from chaos.run.reconcile import claim, reconcile_all, rollback_journal, verify_gone
 from chaos.spec.experiment import LoadedExperiment
 from chaos.spec.surfaces import SLIRef, wanted_metrics
+from chaos.util.rundirs import RUNS, new_dir, new_id
 
 if TYPE_CHECKING:
     from chaos.run.stackpool import Lease
@@ -69,8 +69,8 @@ class Engine:
         reconcile earlier runs first (a gate does it once for all its runs)."""
         self.exp, self.spec, self.out_dir, self.say = exp, exp.spec, out_dir, say
         self.lease, self.watch, self.reconcile = lease, watch, reconcile
-        self.run_id = uuid.uuid4().hex[:8]
-        self.run_dir = out_dir / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.spec.name}-{self.run_id}"
+        self.run_id = new_id()
+        self.run_dir = new_dir(out_dir, RUNS, self.spec.name, self.run_id)
         self.result = RunResult(experiment=self.spec.name, file=str(exp.path), run_id=self.run_id,
                                 run_dir=str(self.run_dir), variables=exp.stack.variables)
         self.faults = [FaultRecord(type=f.type, targets=t) for f, t in zip(self.spec.faults, exp.targets)]

@@ -15,6 +15,7 @@ from chaos import backends
 from chaos.backends.state import STATE_FILE, StackState
 from chaos.errors import ChaosgateError, InfraError
 from chaos.run.journal import JOURNAL_FILE, Entry, Journal, Reconciled
+from chaos.util.rundirs import RUNS, STACKS, listed
 
 
 class Outcome(BaseModel):
@@ -135,8 +136,8 @@ def needs_reconcile(run_dir: Path) -> bool:
 def reconcile_all(out_dir: Path, say: Callable[[str], None]) -> list[str]:
     """Reconcile every run directory under out_dir/runs that needs it, and sweep orphan containers."""
     done = []
-    for run_dir in sorted((out_dir / "runs").glob("*")):
-        if run_dir.is_dir() and needs_reconcile(run_dir):
+    for run_dir in listed(out_dir, RUNS):
+        if needs_reconcile(run_dir):
             done += reconcile_run(run_dir, say)
     return done + sweep_orphans(say)
 
@@ -145,7 +146,7 @@ def reconcile_stacks(out_dir: Path, say: Callable[[str], None]) -> list[str]:
     """Roll back faults injected by hand (`chaosgate inject`) on stacks under out_dir/stacks; the
     stacks themselves stay up: `chaosgate stack down` is how a person ends them."""
     done = []
-    for run_dir in sorted((out_dir / "stacks").glob("*")):
+    for run_dir in listed(out_dir, STACKS):
         if (run_dir / JOURNAL_FILE).exists() and not owned_by_live_process(run_dir):
             journal = Journal(run_dir)
             try:

@@ -24,6 +24,7 @@ from chaos.errors import InfraError
 from chaos.measure.result import StackReuse
 from chaos.run.reconcile import claim
 from chaos.stack import Stack
+from chaos.util.rundirs import RUNS, new_dir
 
 #: Seconds to wait for the broker's queues to drain before a stack counts as not reset.
 DRAIN_S = 20.0
@@ -74,7 +75,7 @@ class StackPool:
                          + "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"))
             self.release()
         self._count += 1
-        run_dir = self.out_dir / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{stack.name}-stack-{self.tag}-{self._count}"
+        run_dir = new_dir(self.out_dir, RUNS, stack.name, "stack", self.tag, str(self._count))
         run_dir.mkdir(parents=True, exist_ok=True)
         claim(run_dir)  # a live owner: no other command reconciles it away while the gate runs
         self.say(f"starting stack {stack.name!r} ({len(stack.services)} services) for reuse in {run_dir}")
