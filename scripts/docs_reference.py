@@ -202,7 +202,7 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
 class FieldFacts:
     """What the models know about their fields that their JSON Schema does not say, by (model title, field)."""
 
-    #: Fields that take a duration: a number of seconds or a string like `10s`; the schema can only say number.
+    #: Fields that take a duration: a number of seconds or a string like `10s` (the schema's `number or string`).
     durations: set[tuple[str, str]] = field(default_factory=set)
     #: Defaults made by a default_factory (an empty list or map), which the schema leaves out.
     defaults: dict[tuple[str, str], Any] = field(default_factory=dict)
@@ -253,8 +253,8 @@ def type_of(prop: dict[str, Any], links: dict[str, str]) -> str:
             return f"[{page.rsplit('/', 1)[-1].removesuffix('.md')}]({page}) (by {code(key)})"
         return " or ".join(type_of(o, links) for o in prop.get("oneOf", [])) + f" (by {code(key)})"
     for union in ("anyOf", "oneOf"):
-        if union in prop:
-            return " or ".join(type_of(o, links) for o in prop[union])
+        if union in prop:  # once each: a number or a string spelling it two ways is "number or string"
+            return " or ".join(dict.fromkeys(type_of(o, links) for o in prop[union]))
     kind = prop.get("type")
     if kind == "array":
         text = f"list of {type_of(prop['items'], links)}" if "items" in prop else "list"
@@ -270,8 +270,8 @@ def type_of(prop: dict[str, Any], links: dict[str, str]) -> str:
 
 
 _BOUNDS = [("minimum", "≥ {}"), ("exclusiveMinimum", "> {}"), ("maximum", "≤ {}"), ("exclusiveMaximum", "< {}"),
-           # pydantic writes its own names (not JSON Schema's) for a Field(ge=…) inside an Annotated type
-           # with a BeforeValidator (the policy's Share and Amount); the bound is enforced all the same.
+           # pydantic writes its own names (not JSON Schema's) for a Field(ge=…) placed after a BeforeValidator
+           # in an Annotated type (the policy's Share and Amount put theirs before it, and say `minimum`).
            ("ge", "≥ {}"), ("gt", "> {}"), ("le", "≤ {}"), ("lt", "< {}"),
            ("minLength", "at least {} characters"), ("maxLength", "at most {} characters"),
            ("minItems", "at least {} items"), ("maxItems", "at most {} items"),
@@ -280,11 +280,16 @@ _NOT_EMPTY = {"minLength", "minItems", "minProperties"}
 
 
 def constraints(prop: dict[str, Any]) -> list[str]:
-    """The bounds a fragment sets (≥ 0, not empty, a pattern), including inside `X or null`."""
+    """The bounds a fragment sets (≥ 0, not empty, a pattern), including inside `X or null`. The
+    pattern of a string that spells a number (a duration `10s`, a share `20%`) is left to the raw
+    schema and the field's description: the number's bounds are the ones a reader needs."""
     found = ["not empty" if key in _NOT_EMPTY and prop[key] == 1 else fmt.format(prop[key])
              for key, fmt in _BOUNDS if key in prop]
-    for option in prop.get("anyOf", []):
-        found += constraints(option)
+    options = prop.get("anyOf", [])
+    spelled = any(o.get("type") == "number" for o in options)
+    for option in options:
+        if not (spelled and option.get("type") == "string" and "pattern" in option):
+            found += constraints(option)
     return found
 
 
@@ -298,10 +303,11 @@ def field_rows(definition: dict[str, Any], links: dict[str, str], facts: FieldFa
         if skip and skip.get(name) == prop:
             continue
         kind = type_of(prop, links)
-        if (title, name) in facts.durations:
-            # The schema can only say number; the file takes 10s, 1m30s or 500ms as well.
-            kind = re.sub(r"\bnumber\b", "[duration](#durations)", kind)
         bounds = constraints(prop)
+        if (title, name) in facts.durations:
+            # number (of seconds) or string (10s, 1m30s): a duration, never negative (the note says so).
+            kind = re.sub(r"\bnumber or string\b", "[duration](#durations)", kind)
+            bounds = [b for b in bounds if b != "≥ 0"]
         if bounds:
             kind += ", " + ", ".join(bounds)
         if name in required:
@@ -338,8 +344,8 @@ def _reachable(schema: dict[str, Any], start: dict[str, Any]) -> list[str]:
 
 
 DURATIONS_NOTE = ("## Durations\n\nA field of type *duration* takes a number of seconds or a string of number+unit "
-                  "parts: `500ms`, `10s`, `1m30s`, `2h` (units `us`, `ms`, `s`, `m`, `h`). The JSON Schema can "
-                  "only say `number` for it.\n")
+                  "parts: `500ms`, `10s`, `1m30s`, `2h` (units `us`, `ms`, `s`, `m`, `h`), never negative. The "
+                  "JSON Schema says both: a number at least 0, or a string matching that grammar.\n")
 
 
 def render_format(kind: str, schema: dict[str, Any], facts: FieldFacts, external: dict[str, str] | None = None) -> str:

@@ -10,22 +10,41 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from chaos.errors import InputError, InputErrors
 from chaos.spec.experiment import LoadedExperiment, load_experiment
 from chaos.spec.surfaces import SLIRef
-from chaos.util.durations import Duration, parse_duration
+from chaos.util.durations import DURATION_PART_TEXT, NUMBER_TEXT, Duration, parse_duration
 from chaos.util.yamlsource import YamlDocument, load_yaml, validated
+
+_SHARE = re.compile(rf" *({NUMBER_TEXT}) *% *")
+_NUMBER = re.compile(rf" *{NUMBER_TEXT} *")
+#: A share as a string ('20%', '0.5 %'), and an amount as a string: a number ('0.01') or a duration
+#: ('1s', '250ms'); JSON Schema patterns, and the grammars _share and _amount accept.
+SHARE_PATTERN = rf"^ *{NUMBER_TEXT} *% *$"
+AMOUNT_PATTERN = rf"^(?:{_NUMBER.pattern}| *(?:{DURATION_PART_TEXT})+)$"
 
 
 def _share(value: object) -> float:
     """'20%' -> 0.2; a plain number is already a share (0.2)."""
-    if isinstance(value, str) and value.strip().endswith("%"):
-        return float(value.strip()[:-1]) / 100.0
+    if isinstance(value, str) and (match := _SHARE.fullmatch(value)):
+        return float(match.group(1)) / 100.0
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     raise ValueError(f"{value!r} is not a share (examples: 20%, 0.2)")
@@ -33,13 +52,37 @@ def _share(value: object) -> float:
 
 def _amount(value: object) -> float:
     """An absolute amount in the SLI's unit: a number, or a duration for time SLIs ('1s', '250ms')."""
-    if isinstance(value, str) and not value.strip().replace(".", "", 1).isdigit():
-        return parse_duration(value)
-    return float(value)  # type: ignore[arg-type]
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ValueError:
+            pass
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"{value!r} is not an amount (a number in the SLI's unit, or a duration: 0.01, 1s, 250ms)")
 
 
-Share = Annotated[float, BeforeValidator(_share), Field(ge=0)]
-Amount = Annotated[float, BeforeValidator(_amount), Field(ge=0)]
+@dataclass(frozen=True)
+class _OrString:
+    """JSON Schema: the number (with its bounds) or a string matching `pattern`, as the validator reads it."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"anyOf": [handler(schema), {"type": "string", "pattern": self.pattern}]}
+
+
+# The bound comes before the validator: it then applies to the float the validator returns, and
+# the schema says `minimum` (after it, pydantic would write its own `ge`, no JSON Schema keyword).
+Share = Annotated[float, Field(ge=0), BeforeValidator(_share), _OrString(SHARE_PATTERN)]
+Amount = Annotated[float, Field(ge=0), BeforeValidator(_amount), _OrString(AMOUNT_PATTERN)]
+#: A warn band: a share of the allowed change or bound ('10%'), or an amount in the SLI's unit
+#: (0.05, '1s'); Criterion checks it.
+WarnBand = Annotated[str | float, WithJsonSchema({"anyOf": [{"type": "number"},
+                                                            {"type": "string", "pattern": SHARE_PATTERN},
+                                                            {"type": "string", "pattern": AMOUNT_PATTERN}]})]
 Phase = Literal["baseline", "fault", "recovery"]
 
 
@@ -50,15 +93,16 @@ class _Model(BaseModel):
 class VsBaseline(_Model):
     """Candidate against baseline: the worsening allowed, as a share of the baseline with a floor."""
 
-    allowed: Share = Field(0.0, description="share of the baseline value, e.g. 20%")
-    floor: Amount = Field(0.0, description="an absolute worsening always allowed, e.g. 0.01 or 1s")
+    allowed: Share = Field(0.0, description="share of the baseline value: 20% (or 0.2)")
+    floor: Amount = Field(0.0, description="an absolute worsening always allowed, in the SLI's unit: 0.01, or a "
+                                           "duration for a time SLI (1s)")
 
 
 class Bound(_Model):
     """The candidate's own value must stay within bounds."""
 
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(None, description="the lowest value that passes, in the SLI's unit")
+    max: float | None = Field(None, description="the highest value that passes, in the SLI's unit")
 
     @model_validator(mode="after")
     def _one(self) -> Bound:
@@ -70,22 +114,25 @@ class Bound(_Model):
 class RadiusRule(_Model):
     """The candidate run's blast radius: contained as its experiment declares, score, recovery."""
 
-    contained: bool = True
-    max_score: float | None = Field(None, ge=0, le=100)
-    max_recover_s: Duration | None = None
+    contained: bool = Field(True, description="no surface beyond the experiment's expected_radius (and the ones "
+                            "the fault targets) may degrade")
+    max_score: float | None = Field(None, ge=0, le=100, description="the highest radius score that passes: the "
+                                    "weighted share of the surfaces not targeted that degraded, 0 to 100")
+    max_recover_s: Duration | None = Field(None, description="the longest a degraded surface (not targeted) may "
+                                           "take, from the fault's end, to be healthy again")
 
 
 class Criterion(_Model):
     """One thing a candidate must satisfy, in each experiment it applies to."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="what reports and waivers call it; unique in the policy")
     sli: SLIRef | None = Field(None, description="surface.sli, for vs_baseline and bound")
-    phase: Phase = "fault"
-    vs_baseline: VsBaseline | None = None
-    bound: Bound | None = None
-    blast_radius: RadiusRule | None = None
+    phase: Phase = Field("fault", description="the phase whose values are judged")
+    vs_baseline: VsBaseline | None = Field(None, description="rule: the candidate against the baseline")
+    bound: Bound | None = Field(None, description="rule: the candidate's own value within bounds")
+    blast_radius: RadiusRule | None = Field(None, description="rule: the candidate run's blast radius")
     critical: bool = Field(False, description="its FAIL fails the gate (and stops it early); else it warns")
-    warn_band: str | float | None = Field(
+    warn_band: WarnBand | None = Field(
         None, description="a PASS this close to the limit is a WARN: a share of the allowed change or bound "
                           "('10%'), or an amount in the SLI's unit")
     min_samples: int = Field(10, ge=1, description="fewer events (ratio) or windows (others) on a side: INCONCLUSIVE")
@@ -123,7 +170,7 @@ def warn_amount(band: str | float, reference: float) -> float:
 class ExperimentRef(_Model):
     """An experiment file (or glob), and how the gate's variables reach it."""
 
-    file: str
+    file: str = Field(description="experiment file or glob, relative to the policy")
     rename: dict[str, str] = Field(default_factory=dict, description="gate variable -> the experiment's name "
                                    "for it, e.g. {TELEMETRY_RELEASE: CANDIDATE_RELEASE} to swap it in mid-run")
 
@@ -131,8 +178,9 @@ class ExperimentRef(_Model):
 class GatePolicy(_Model):
     """One gate policy file."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    description: str = ""
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="the gate's name, in reports and "
+                      "directory names")
+    description: str = Field("", description="what the gate protects, for people")
     experiments: list[str | ExperimentRef] = Field(min_length=1, description="files or globs, relative to the policy")
     baseline: dict[str, str] = Field(default_factory=dict, description="the stable variable set")
     candidate: dict[str, str] = Field(default_factory=dict, description="the candidate's (--candidate adds)")
@@ -145,9 +193,10 @@ class GatePolicy(_Model):
     retries: int = Field(1, ge=0, le=5, description="times a run is run again when its baseline was not steady "
                                                     "(nothing injected yet: the environment, not a fault); "
                                                     "every attempt is kept")
-    backend: Literal["local", "docker"] | None = None
+    backend: Literal["local", "docker"] | None = Field(None, description="every experiment's backend; default "
+                                                       "each experiment's own (--backend overrides)")
     waivers: str | None = Field(None, description="waivers file, relative to the policy")
-    criteria: list[Criterion] = Field(min_length=1)
+    criteria: list[Criterion] = Field(min_length=1, description="what the candidate must satisfy")
 
 
 class PlannedExperiment(BaseModel):
