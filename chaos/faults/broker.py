@@ -38,7 +38,7 @@ class HoldConnections(_BrokerFault):
     """Open and hold `count` AMQP connections (fewer if the broker refuses more): saturation."""
 
     type: Literal["broker.hold_connections"]
-    count: int = Field(ge=1, le=10000)
+    count: int = Field(ge=1, le=10000, description="AMQP connections to open and hold for the fault's length")
     held_by_process: ClassVar[bool] = True
 
     def inject(self, ctx: FaultContext) -> list[int]:
@@ -75,8 +75,9 @@ class ConnectionLimit(_BrokerFault):
     """Lower the vhost's max-connections; the previous limit is recorded and restored."""
 
     type: Literal["broker.connection_limit"]
-    limit: int = Field(ge=0)
-    vhost: str = "/"
+    limit: int = Field(ge=0, description="the vhost's max-connections: connections past it are refused (0: every "
+                                         "new one); open ones stay")
+    vhost: str = Field("/", description="the RabbitMQ virtual host whose limit is lowered")
 
     def inject(self, ctx: FaultContext) -> list[int]:
         client = ManagementClient(self._management(ctx))

@@ -23,7 +23,8 @@ class Swap(Fault):
     """Restart `services` with `set` applied to their environment, e.g. a candidate release."""
 
     type: Literal["config.swap"]
-    services: list[str] = Field(min_length=1)
+    services: list[str] = Field(min_length=1, description="the stack's own services to restart with the change "
+                                "(not one marked x-chaosgate.builtin)")
     set: dict[str, str] = Field(min_length=1, description="environment variables to change")
 
     def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:

@@ -58,10 +58,13 @@ class _ToxicFault(_LinkFault):
 
 @register("network.latency")
 class Latency(_ToxicFault):
+    """Delays the data through the link by `latency_ms`, give or take `jitter_ms`: a slow dependency."""
+
     type: Literal["network.latency"]
     toxic_type: ClassVar[str] = "latency"
-    latency_ms: int = Field(ge=0)
-    jitter_ms: int = Field(0, ge=0)
+    latency_ms: int = Field(ge=0, description="milliseconds added to the data passing, in each direction faulted")
+    jitter_ms: int = Field(0, ge=0, description="the delay varies at random by up to this many milliseconds, "
+                                                "either way")
 
     def attributes(self) -> dict[str, Any]:
         return {"latency": self.latency_ms, "jitter": self.jitter_ms}
@@ -97,9 +100,11 @@ class Timeout(_ToxicFault):
 
 @register("network.bandwidth")
 class Bandwidth(_ToxicFault):
+    """Limits each connection through the link to `rate_kbps` kilobytes per second: a congested link."""
+
     type: Literal["network.bandwidth"]
     toxic_type: ClassVar[str] = "bandwidth"
-    rate_kbps: int = Field(ge=0, description="KB per second")
+    rate_kbps: int = Field(ge=0, description="KB per second, per connection and direction faulted")
 
     def attributes(self) -> dict[str, Any]:
         return {"rate": self.rate_kbps}
@@ -107,9 +112,12 @@ class Bandwidth(_ToxicFault):
 
 @register("network.slow_close")
 class SlowClose(_ToxicFault):
+    """Holds back the close of each connection through the link by `delay_ms`: a peer slow to hang up."""
+
     type: Literal["network.slow_close"]
     toxic_type: ClassVar[str] = "slow_close"
-    delay_ms: int = Field(ge=0)
+    delay_ms: int = Field(ge=0, description="milliseconds a close by the sending side is held back before "
+                                          "it is passed on")
 
     def attributes(self) -> dict[str, Any]:
         return {"delay": self.delay_ms}
@@ -117,9 +125,12 @@ class SlowClose(_ToxicFault):
 
 @register("network.reset_peer")
 class ResetPeer(_ToxicFault):
+    """Resets connections through the link (TCP RST: "connection reset by peer"), at once or after `timeout_ms`."""
+
     type: Literal["network.reset_peer"]
     toxic_type: ClassVar[str] = "reset_peer"
-    timeout_ms: int = Field(0, ge=0)
+    timeout_ms: int = Field(0, ge=0, description="0: reset a connection when its first data arrives; else this "
+                                                 "many milliseconds after that")
 
     def attributes(self) -> dict[str, Any]:
         return {"timeout": self.timeout_ms}
@@ -127,10 +138,13 @@ class ResetPeer(_ToxicFault):
 
 @register("network.slicer")
 class Slicer(_ToxicFault):
+    """Cuts the data through the link into small pieces, optionally delayed: fragmented reads for the peer."""
+
     type: Literal["network.slicer"]
     toxic_type: ClassVar[str] = "slicer"
-    average_size: int = Field(ge=1)
-    size_variation: int = Field(0, ge=0)
+    average_size: int = Field(ge=1, description="bytes in a slice, on average")
+    size_variation: int = Field(0, ge=0, description="bytes a slice's size varies by at random (keep it below "
+                                                     "average_size)")
     delay_us: int = Field(0, ge=0, description="microseconds between slices")
 
     def attributes(self) -> dict[str, Any]:
@@ -139,9 +153,11 @@ class Slicer(_ToxicFault):
 
 @register("network.limit_data")
 class LimitData(_ToxicFault):
+    """Closes each connection through the link once it has carried `bytes`: a connection cut mid-transfer."""
+
     type: Literal["network.limit_data"]
     toxic_type: ClassVar[str] = "limit_data"
-    bytes: int = Field(ge=0)
+    bytes: int = Field(ge=0, description="bytes a connection passes, in each direction faulted, before it is closed")
 
     def attributes(self) -> dict[str, Any]:
         return {"bytes": self.bytes}

@@ -31,7 +31,8 @@ class CpuLimit(Fault):
     """Limit a service to `cpus` cores (e.g. 0.1) while the fault lasts."""
 
     type: Literal["resource.cpu"]
-    service: str
+    service: str = Field(description="the service limited: its processes (moved into a cgroup of their own), or "
+                                     "its container")
     cpus: float = Field(gt=0.0, le=64.0, description="cores the service may use, e.g. 0.1")
 
     def resolve(self, stack: Stack, allow_hosts: list[str]) -> list[str]:

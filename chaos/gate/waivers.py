@@ -24,9 +24,10 @@ class Waiver(BaseModel):
     experiment: str = Field("*", description="experiment name (glob); default every experiment")
     candidate: dict[str, str] = Field(min_length=1, description="the candidate variables it is for, e.g. "
                                       "{TELEMETRY_RELEASE: 1.5.0-rc1}")
-    reason: str = Field(min_length=1)
-    owner: str = Field(min_length=1)
-    expires: dt.date
+    reason: str = Field(min_length=1, description="why the failure is accepted, e.g. a ticket and its fix")
+    owner: str = Field(min_length=1, description="who accepted it and answers for it: a person or a team")
+    expires: dt.date = Field(description="last day it applies (YYYY-MM-DD); after it the waiver is ignored, "
+                                         "with a warning")
 
     def matches(self, criterion: str, experiment: str, candidate: dict[str, str]) -> bool:
         """Whether it speaks of this criterion, experiment and candidate."""
@@ -36,7 +37,7 @@ class Waiver(BaseModel):
 
 class WaiverFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    waivers: list[Waiver] = Field(default_factory=list)
+    waivers: list[Waiver] = Field(default_factory=list, description="the accepted failures")
 
 
 def load_waivers(path: Path | str) -> list[Waiver]:
