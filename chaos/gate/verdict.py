@@ -230,27 +230,16 @@ def _sli(crit: Criterion, p: PlannedExperiment) -> tuple[Surface, SLIDef]:
 
 
 def _pool(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, window_s: float,
-          cut: tuple[str, float] | None = None) -> Counts | list[float]:
+          cut: tuple[str, float] | None = None) -> list[list[Counts]] | list[list[float]]:
+    """Each run's windows in the criterion's phase, as its own group: runs are the unit that repeats."""
     surface, sli = _sli(crit, p)
     source = sli.source or surface.services[0]
-    pooled: Counts | list[float] = Counts(good=0, total=0) if sli.kind == "ratio" else []
+    groups: list = []
     for r in runs:
         w = r.window(crit.phase, cut[1] if cut and cut[0] == r.gr.run_dir else None)
-        if w is None:
-            continue
-        obs = observe(r.timeline, sli, source, w[0], w[1], window_s)
-        # observe() gives Counts exactly for a ratio SLI, like `pooled` above.
-        if isinstance(pooled, Counts):
-            assert isinstance(obs, Counts)
-            pooled = Counts(good=pooled.good + obs.good, total=pooled.total + obs.total)
-        else:
-            assert not isinstance(obs, Counts)
-            pooled = pooled + obs
-    return pooled
-
-
-def _empty(obs: Counts | list[float]) -> bool:
-    return (obs.total == 0) if isinstance(obs, Counts) else not obs
+        if w is not None:
+            groups.append(observe(r.timeline, sli, source, w[0], w[1], window_s))
+    return groups
 
 
 def compare_criterion(policy: LoadedPolicy, crit: Criterion, p: PlannedExperiment, base: list[StoredRun],

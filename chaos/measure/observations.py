@@ -1,7 +1,10 @@
-"""An SLI's observations over a window, in the shape its statistics need: the events of a ratio
-SLI (good of total), or one value per sub-window for latency, gauge and rate SLIs."""
+"""An SLI's observations over a window, in the shape its statistics need: one value per
+sub-window for latency, gauge and rate SLIs, and a ratio SLI's events (good of total) per
+sub-window. Both are time series, and `chaos.measure.stats.compare` treats them as such."""
 
 from __future__ import annotations
+
+import math
 
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.sli import counter_delta, evaluate
@@ -10,19 +13,30 @@ from chaos.spec.surfaces import RatioSLI, Selector, SLIDef
 
 
 def observe(tl: Timeline, sli: SLIDef, source: str, t0: float, t1: float,
-            window_s: float) -> Counts | list[float]:
-    """Counts for a ratio SLI over [t0, t1]; else the SLI's value in each `window_s` slice of it
+            window_s: float) -> list[Counts] | list[float]:
+    """The SLI in each `window_s` slice of [t0, t1]: its events for a ratio SLI, else its value
     (slices without data are left out: missing is never zero)."""
     if isinstance(sli, RatioSLI):
+        good_sel, total_sel = Selector.parse(sli.good), Selector.parse(sli.total)
+        counts = []
         with tl.frozen():  # good and total from the same samples
-            good = counter_delta(tl, source, Selector.parse(sli.good), t0, t1) or 0.0
-            total = counter_delta(tl, source, Selector.parse(sli.total), t0, t1) or 0.0
-        return Counts(good=min(good, total), total=total)
+            for a, b in _slices(t0, t1, window_s):
+                good = counter_delta(tl, source, good_sel, a, b)
+                total = counter_delta(tl, source, total_sel, a, b)
+                if good is not None and total is not None and math.isfinite(good) and math.isfinite(total):
+                    counts.append(Counts(good=max(min(good, total), 0.0), total=max(total, 0.0)))
+        return counts
     values = []
-    t = t0
-    while t + window_s <= t1 + 1e-6:
-        v = evaluate(tl, sli, source, t, t + window_s).value
+    for a, b in _slices(t0, t1, window_s):
+        v = evaluate(tl, sli, source, a, b).value
         if v is not None:
-            values.append(v)
-        t += window_s
+            values.append(v)  # NaN and inf are kept: compare counts them as missing, by name
     return values
+
+
+def _slices(t0: float, t1: float, window_s: float) -> list[tuple[float, float]]:
+    found, t = [], t0
+    while t + window_s <= t1 + 1e-6:
+        found.append((t, t + window_s))
+        t += window_s
+    return found

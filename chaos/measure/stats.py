@@ -9,11 +9,25 @@ p-value alone (Kayenta's flaw: a 70x worse canary passed because its test was no
     PASS          when the whole interval is within `allowed`  (it is not worse than allowed)
     INCONCLUSIVE  otherwise, and whenever a side has fewer than `min_samples` observations
 
-Counts (good, total) are compared as a difference of proportions with Newcomb's hybrid score
-interval (statsmodels); values (per-window latencies, gauges) as a difference of means with a
-seeded BCa bootstrap interval (scipy), so a verdict is the same every time for the same data
-and seed. `alpha` is the two-sided error level of the interval: a FAIL is claimed with error at
-most alpha/2 (one tail), and so is a PASS.
+Each side is one of:
+
+- a time-ordered sequence of per-window values (latencies, gauges): a time series, so the
+  interval uses a dependence-aware variance of the mean (`chaos.measure.longrun`) and a t
+  quantile on the effective sample size; when every value is positive (latencies, delays,
+  durations), they are compared on the log scale, as a ratio of geometric means: skewed and
+  heavy-tailed values are close to normal there, and a 400-fold rise is as plain as it is;
+- a time-ordered sequence of per-window `Counts` (a ratio SLI): the ratio of sums, with the same
+  dependence-aware variance of its linearisation, never below the binomial variance at the
+  pooled rate (so 0 errors in 40 is not "known exactly");
+- per-run groups of either (a list of lists): with two or more runs a side, runs are the unit
+  that repeats and the interval is Welch's over per-run estimates; with fewer, the windows of a
+  side's runs are taken as one series, and the verdict says run-to-run variance was not measured;
+- one pooled `Counts` (events assumed independent): Newcomb's hybrid score interval (statsmodels).
+
+NaN and infinite values are missing data: left out of n, counted, and named in the reason; a
+comparison that left any out never PASSes. `alpha` is the two-sided error level of the interval:
+a FAIL is claimed with error at most alpha/2 (one tail), and so is a PASS. Every method is
+deterministic (`seed` is accepted for callers of earlier versions).
 
     >>> from chaos.measure.stats import Counts, compare
     >>> d = compare(Counts(good=990, total=1000), Counts(good=900, total=1000),
@@ -26,13 +40,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from chaos.measure.longrun import MeanVariance, mean_variance, welch_df
+
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
-#: Bootstrap resamples: enough for stable 99.9% tails on the sample sizes a gate sees.
-RESAMPLES = 4000
 
 
 class Counts(BaseModel):
@@ -46,7 +60,9 @@ class Counts(BaseModel):
         return self.good / self.total if self.total else None
 
 
-Observations = Counts | Sequence[float]
+Values = Sequence[float]
+Windows = Sequence[Counts]
+Observations = Counts | Values | Windows | Sequence[Values] | Sequence[Windows]
 
 
 class Decision(BaseModel):
@@ -64,6 +80,9 @@ class Decision(BaseModel):
     low: float | None = Field(None, description="interval of the effect, lower end")
     high: float | None = Field(None, description="interval of the effect, upper end")
     allowed: float | None = Field(None, description="largest effect still acceptable")
+    scale: Literal["raw", "log"] = Field("raw", description="log: positive values, a ratio of geometric means")
+    left_out_baseline: int = Field(0, description="non-finite values (NaN, inf) left out of the baseline")
+    left_out_candidate: int = Field(0, description="non-finite values left out of the candidate")
 
 
 def allowed_change(baseline: float, relative: float, floor: float) -> float:
@@ -71,85 +90,206 @@ def allowed_change(baseline: float, relative: float, floor: float) -> float:
     return max(relative * abs(baseline), floor)
 
 
+class _Side(BaseModel):
+    """One side's observations in a single shape: runs of finite values or of finite window counts."""
+
+    kind: Literal["values", "windows", "pooled"]
+    runs: list[list[float]] = Field(default_factory=list)
+    counts: list[list[Counts]] = Field(default_factory=list)
+    pooled: Counts | None = None
+    left_out: int = 0
+
+    @property
+    def size(self) -> float:
+        """Windows (values), or events (counts)."""
+        if self.kind == "pooled":
+            return self.pooled.total if self.pooled else 0.0
+        if self.kind == "windows":
+            return sum(c.total for run in self.counts for c in run)
+        return float(sum(len(run) for run in self.runs))
+
+
+def _finite(c: Counts) -> bool:
+    return math.isfinite(c.good) and math.isfinite(c.total)
+
+
+def _side(obs: Observations) -> _Side:
+    """Sort out what a caller passed, leaving out non-finite values (missing data, never zero)."""
+    if isinstance(obs, Counts):
+        ok = _finite(obs)
+        return _Side(kind="pooled", pooled=obs if ok else Counts(good=0, total=0), left_out=0 if ok else 1)
+    items: list[Any] = list(obs)
+    grouped = bool(items) and all(isinstance(i, (list, tuple)) for i in items)
+    runs: list[list[Any]] = [list(i) for i in items] if grouped else [items]
+    flat = [x for run in runs for x in run]
+    if flat and all(isinstance(x, Counts) for x in flat):
+        kept = [[c for c in run if _finite(c)] for run in runs]
+        return _Side(kind="windows", counts=kept, left_out=len(flat) - sum(map(len, kept)))
+    if any(isinstance(x, Counts) for x in flat):
+        raise TypeError("a side mixes Counts and values")
+    values = [[float(x) for x in run if math.isfinite(float(x))] for run in runs]
+    return _Side(kind="values", runs=values, left_out=len(flat) - sum(map(len, values)))
+
+
 def compare(baseline: Observations, candidate: Observations, *, better: Literal["higher", "lower"],
             relative: float = 0.0, floor: float = 0.0, alpha: float = 0.05, min_samples: int = 10,
             seed: int = 0) -> Decision:
     """Decide whether `candidate` is worse than `baseline` by more than is allowed (see module doc)."""
-    counts = isinstance(baseline, Counts)
-    if counts != isinstance(candidate, Counts):
-        raise TypeError("baseline and candidate must both be Counts or both be value sequences")
-    nb, nc = _size(baseline), _size(candidate)
-    method = "difference of proportions, Newcomb score interval" if counts else "difference of means, BCa bootstrap"
-    base = Decision(verdict="INCONCLUSIVE", reason="", method=method, confidence=1 - alpha,
-                    n_baseline=nb, n_candidate=nc)
+    b, c = _side(baseline), _side(candidate)
+    if b.kind != c.kind:
+        # An empty sequence has no kind of its own: it takes the other side's.
+        empty, other = (b, c) if b.size == 0 and b.kind != "pooled" else (c, b)
+        if empty.size != 0 or empty.kind == "pooled":
+            raise TypeError("baseline and candidate must be observations of the same kind (Counts, windows "
+                            "of Counts, or values)")
+        empty.kind, empty.pooled = other.kind, Counts(good=0, total=0)
+    kind = b.kind
+    nb, nc = b.size, c.size
+    base = Decision(verdict="INCONCLUSIVE", reason="", method=_METHODS[kind], confidence=1 - alpha,
+                    n_baseline=nb, n_candidate=nc, left_out_baseline=b.left_out, left_out_candidate=c.left_out)
+    missing = _left_out(b.left_out, c.left_out)
     if min(nb, nc) < min_samples:
         side = "baseline" if nb < min_samples else "candidate"
-        base.reason = f"too few samples: {side} has {min(nb, nc):g}, at least {min_samples} are needed"
+        base.reason = f"too few samples: {side} has {min(nb, nc):g}, at least {min_samples} are needed{missing}"
         return base
     sign = 1.0 if better == "lower" else -1.0  # worse = sign x (candidate - baseline)
-    b_est: float | None
-    c_est: float | None
-    if isinstance(baseline, Counts) and isinstance(candidate, Counts):
-        b_est, c_est = baseline.ratio, candidate.ratio
-        lo, hi = _proportions_interval(baseline, candidate, alpha)
-    else:
-        # Both are value sequences: a mix was refused above.
-        assert not isinstance(baseline, Counts) and not isinstance(candidate, Counts)
-        b_est, c_est = _mean(baseline), _mean(candidate)
-        lo, hi = _bootstrap_interval(list(baseline), list(candidate), alpha, seed)
-    # A ratio is None only for a total of 0, and both totals are at least min_samples here.
-    assert b_est is not None and c_est is not None
-    effect = sign * (c_est - b_est) + 0.0  # + 0.0: no "-0" in a reader's face
-    low, high = sorted((sign * lo, sign * hi))
-    allowed = allowed_change(b_est, relative, floor)
-    d = base.model_copy(update=dict(baseline=b_est, candidate=c_est, effect=effect, low=low, high=high,
-                                    allowed=allowed))
-    span = f"worse by {effect:.4g} ({low:.4g} to {high:.4g}, {100 * (1 - alpha):.4g}% interval)"
-    if low > allowed:
-        d.verdict, d.reason = "FAIL", f"{span}: all of it beyond the allowed {allowed:.4g}"
-    elif high <= allowed:
+    est = _pooled(b, c, alpha) if kind == "pooled" else _estimate(b, c, kind, alpha)
+    worse_lo, worse_hi = sorted(est.worse(sign))
+    effect = est.worse_point(sign) + 0.0  # + 0.0: no "-0" in a reader's face
+    allowed = allowed_change(est.b, relative, floor)
+    d = base.model_copy(update=dict(baseline=est.b, candidate=est.c, effect=effect, low=worse_lo, high=worse_hi,
+                                    allowed=allowed, method=est.method, scale=est.scale))
+    span = f"worse by {effect:.4g} ({worse_lo:.4g} to {worse_hi:.4g}, {100 * (1 - alpha):.4g}% interval)"
+    if worse_lo > allowed:
+        d.verdict, d.reason = "FAIL", f"{span}: all of it beyond the allowed {allowed:.4g}{missing}"
+    elif worse_hi <= allowed and not missing:
         d.verdict, d.reason = "PASS", f"{span}: all of it within the allowed {allowed:.4g}"
+    elif worse_hi <= allowed:
+        d.reason = f"{span}: within the allowed {allowed:.4g}, but a PASS needs every value finite{missing}"
     else:
-        d.reason = f"{span}: straddles the allowed {allowed:.4g}; more samples would tell"
+        d.reason = f"{span}: straddles the allowed {allowed:.4g}; more samples would tell{missing}"
     return d
 
 
-def _size(obs: Observations) -> float:
-    """Events (Counts) or values (a sequence) observed."""
-    return obs.total if isinstance(obs, Counts) else len(obs)
+_METHODS = {"pooled": "difference of proportions, Newcomb score interval (events assumed independent)",
+            "windows": "difference of ratios of per-window counts, dependence-aware t interval",
+            "values": "difference of means of per-window values, dependence-aware t interval"}
 
 
-def _mean(xs: Sequence[float]) -> float:
-    return sum(xs) / len(xs)
+def _left_out(nb: int, nc: int) -> str:
+    if not nb and not nc:
+        return ""
+    return f" ({nb} baseline and {nc} candidate values were NaN or infinite and left out)"
 
 
-def _proportions_interval(baseline: Counts, candidate: Counts, alpha: float) -> tuple[float, float]:
-    """Interval of candidate ratio - baseline ratio."""
+class _Estimate(BaseModel):
+    """Estimates of each side and an interval of candidate - baseline, on the scale compared."""
+
+    b: float
+    c: float
+    lo: float
+    hi: float
+    scale: Literal["raw", "log"] = "raw"
+    method: str
+
+    def worse(self, sign: float) -> tuple[float, float]:
+        """The interval of the worsening, in the SLI's units."""
+        if self.scale == "log":  # lo/hi bound log(c/b): back to units as the baseline's share
+            return self.b * (math.exp(self.lo) - 1) * sign, self.b * (math.exp(self.hi) - 1) * sign
+        return sign * self.lo, sign * self.hi
+
+    def worse_point(self, sign: float) -> float:
+        """The worsening itself."""
+        return sign * (self.c - self.b)
+
+
+def _pooled(b: _Side, c: _Side, alpha: float) -> _Estimate:
     from statsmodels.stats.proportion import confint_proportions_2indep
 
-    lo, hi = confint_proportions_2indep(candidate.good, candidate.total, baseline.good, baseline.total,
+    assert b.pooled is not None and c.pooled is not None
+    lo, hi = confint_proportions_2indep(c.pooled.good, c.pooled.total, b.pooled.good, b.pooled.total,
                                         method="newcomb", compare="diff", alpha=alpha)
-    return float(lo), float(hi)
+    assert b.pooled.ratio is not None and c.pooled.ratio is not None  # totals >= min_samples > 0
+    return _Estimate(b=b.pooled.ratio, c=c.pooled.ratio, lo=float(lo), hi=float(hi), method=_METHODS["pooled"])
 
 
-def _bootstrap_interval(baseline: list[float], candidate: list[float], alpha: float,
-                        seed: int) -> tuple[float, float]:
-    """Interval of mean(candidate) - mean(baseline); exact when both samples are constant."""
-    if len(set(baseline)) == 1 and len(set(candidate)) == 1:
-        d = candidate[0] - baseline[0]
-        return d, d  # no variation at all: the difference is known (and deterministic)
+def _estimate(b: _Side, c: _Side, kind: str, alpha: float) -> _Estimate:
+    """Either side's estimate and variance (per run, or as one series), then a Welch t interval."""
+    from scipy.stats import t as student
+
+    # Constant sides are compared on the raw scale: their difference is known exactly, and exp(log(x))
+    # would blur it in the last digit.
+    log = kind == "values" and _positive(b.runs + c.runs) and not _constant(b.runs) + _constant(c.runs) == 2
+    by_runs = min(_runs(b, kind), _runs(c, kind)) >= 2
+    eb, ec = (_by_runs(s, kind, log) if by_runs else _one_series(s, kind, log) for s in (b, c))
+    se = math.sqrt(eb.variance + ec.variance)
+    df = welch_df(eb, ec)
+    q = float(student.ppf(1 - alpha / 2, df)) if se > 0 else 0.0
+    diff = ec.mean - eb.mean
+    what = ("values on the log scale (all positive: a ratio of geometric means)" if log else
+            "per-window values" if kind == "values" else "ratios of per-window counts")
+    unit = (f"runs as units ({eb.n} and {ec.n} runs)" if by_runs else
+            f"windows as one time series a side (lag-1 autocorrelation {eb.lag1:.2f} and {ec.lag1:.2f}; "
+            f"worth {eb.n_eff:.1f} and {ec.n_eff:.1f} independent values)"
+            + ("" if max(_runs(b, kind), _runs(c, kind)) < 2
+               else "; run-to-run variance not measured: fewer than 2 runs a side"))
+    method = f"difference of {what}, Welch t interval ({df:.1f} df), {unit}"
+    if log:
+        return _Estimate(b=math.exp(eb.mean), c=math.exp(ec.mean), lo=diff - q * se, hi=diff + q * se, scale="log",
+                         method=method)
+    return _Estimate(b=eb.mean, c=ec.mean, lo=diff - q * se, hi=diff + q * se, method=method)
+
+
+def _runs(s: _Side, kind: str) -> int:
+    """How many runs of a side carry observations."""
+    if kind == "windows":
+        return sum(1 for r in s.counts if sum(c.total for c in r) > 0)
+    return sum(1 for r in s.runs if r)
+
+
+def _constant(runs: list[list[float]]) -> bool:
+    return len({x for run in runs for x in run}) <= 1
+
+
+def _positive(runs: list[list[float]]) -> bool:
+    """All values above zero: compared on the log scale. Not chosen by a skewness test: a test that
+    switches scale with the sample gave small lognormal samples the raw scale now and then, and
+    with it half again the false passes."""
+    flat = [x for run in runs for x in run]
+    return bool(flat) and min(flat) > 0
+
+
+def _one_series(s: _Side, kind: str, log: bool) -> MeanVariance:
+    """A side's windows, all its runs in order, as one time series."""
+    if kind == "values":
+        xs = [math.log(x) for run in s.runs for x in run] if log else [x for run in s.runs for x in run]
+        return mean_variance(xs)
+    return _ratio(s.counts)
+
+
+def _ratio(runs: list[list[Counts]]) -> MeanVariance:
+    """The ratio of sums, with the variance of its linearisation over the windows (a time series),
+    never below the binomial variance at the pooled rate (Agresti-Coull adjusted: 0 of 40 is not 0)."""
+    windows = [w for run in runs for w in run]
+    good, total = sum(w.good for w in windows), sum(w.total for w in windows)
+    ratio = good / total
+    z = mean_variance([w.good - ratio * w.total for w in windows])
+    per_window = total / len(windows)
+    variance = z.variance / per_window ** 2
+    p = (good + 2) / (total + 4)
+    binomial = p * (1 - p) / total
+    n_eff = z.n_eff if variance >= binomial else len(windows)
+    return MeanVariance(mean=ratio, variance=max(variance, binomial), n=len(windows), n_eff=n_eff, lag1=z.lag1)
+
+
+def _by_runs(s: _Side, kind: str, log: bool) -> MeanVariance:
+    """Runs as the unit that repeats: each run's estimate, their mean and its plain variance."""
     import numpy as np
-    from scipy.stats import bootstrap
 
-    def diff(c, b, axis=-1):
-        return np.mean(c, axis=axis) - np.mean(b, axis=axis)
-
-    data = (np.asarray(candidate, dtype=float), np.asarray(baseline, dtype=float))
-    res = bootstrap(data, diff, vectorized=True, paired=False, confidence_level=1 - alpha,
-                    n_resamples=RESAMPLES, method="BCa", rng=np.random.default_rng(seed))
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if math.isnan(lo) or math.isnan(hi):  # BCa needs variation in the jackknife; fall back
-        res = bootstrap(data, diff, vectorized=True, paired=False, confidence_level=1 - alpha,
-                        n_resamples=RESAMPLES, method="percentile", rng=np.random.default_rng(seed))
-        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    return lo, hi
+    if kind == "values":
+        per_run = [float(np.mean(np.log(r))) if log else float(np.mean(r)) for r in s.runs if r]
+    else:
+        per_run = [sum(c.good for c in r) / total for r in s.counts if (total := sum(c.total for c in r)) > 0]
+    k = len(per_run)
+    var = float(np.var(per_run, ddof=1)) / k
+    return MeanVariance(mean=float(np.mean(per_run)), variance=var, n=k, n_eff=float(k), lag1=0.0)

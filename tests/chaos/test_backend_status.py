@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,9 @@ def test_local_status_says_running_paused_exited_and_not_started(tmp_path: Path)
         assert not rows["sleeper"].healthy, "nothing listens on its port"
         assert (rows["never"].running, rows["never"].state, rows["never"].pid) == (False, NOT_STARTED, None)
         signal_group(record, signal.SIGSTOP)
+        deadline = time.monotonic() + 10  # the kernel stops it a moment after the signal is sent
+        while backend.status(state)["sleeper"].state != "paused" and time.monotonic() < deadline:
+            time.sleep(0.05)
         paused = backend.status(state)["sleeper"]
         assert (paused.running, paused.state) == (True, "paused"), "a paused process still runs on the local backend"
         assert backend.running(state, "sleeper")

@@ -1,0 +1,59 @@
+"""The gate statistics' error rates on data shaped like real SLIs, at the alphas policies really use.
+
+For each shape of tests/calibration_shapes.py and each alpha: the A/A false-block rate, the
+boundary false-pass rate (the true worsening exactly at the allowance), both with their
+Clopper-Pearson upper 95% bound, against the target alpha/2; and the detection rate of the shape's
+stated worsening. The unit lane checks the 0.05 and 0.01 rows; the 0.0025 rows (what ten
+Bonferroni-corrected comparisons at 0.05 give each one, as gates/pre-promotion.yaml does) need too
+many repetitions for it. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/calibration.py [--reps N] [--alpha 0.05 --alpha 0.0025 ...] [--only TEXT]
+
+The "before" column is what issue 20 measured with the previous method (BCa bootstrap over windows
+taken as independent; pooled counts with Newcomb's interval) where it measured that row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.calibration_shapes import SHAPES, rates, upper_bound  # noqa: E402 - after the path is set
+
+#: False-block rates issue 20 measured before this method, by (shape, alpha).
+BEFORE = {("lognormal sigma 1, n 10", 0.0025): 0.020, ("lognormal sigma 1, n 20", 0.0025): 0.016,
+          ("Pareto 1.5, n 40", 0.05): 0.10, ("AR(1) phi 0.7, 1-s windows, n 30", 0.05): 0.21,
+          ("AR(1) phi 0.7, 1-s windows, n 60", 0.05): 0.21}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=0, help="repetitions per rate (default: 20 / alpha)")
+    ap.add_argument("--alpha", type=float, action="append", help="repeatable (default: 0.05, 0.01, 0.0025)")
+    ap.add_argument("--only", default="", help="only shapes whose name contains this")
+    args = ap.parse_args()
+    print(f"{'shape':42} {'alpha':>7} {'target':>8} {'false block (ub)':>18} {'before':>7} "
+          f"{'false pass (ub)':>17} {'detects':>8} {'reps':>6} {'s':>5}")
+    for alpha in args.alpha or [0.05, 0.01, 0.0025]:
+        reps = args.reps or int(20 / alpha)
+        for name, shape in SHAPES.items():
+            if args.only not in name:
+                continue
+            t0 = time.perf_counter()
+            seed = zlib.crc32(f"{name}/{alpha}/bench".encode())
+            blocks, _ = rates(shape, reps, alpha, seed)
+            _, passes = rates(shape, reps, alpha, seed + 1, boundary=True)
+            detected, _ = rates(shape, 200, alpha, seed + 2, detect=True)
+            before = BEFORE.get((name, alpha))
+            print(f"{name:42} {alpha:>7g} {alpha / 2:>8.5f} {blocks / reps:>9.5f} ({upper_bound(blocks, reps):.5f}) "
+                  f"{'' if before is None else f'{before:.3f}':>7} {passes / reps:>8.5f} ({upper_bound(passes, reps):.5f}) "
+                  f"{detected / 200:>8.2f} {reps:>6} {time.perf_counter() - t0:>5.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

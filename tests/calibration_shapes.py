@@ -1,0 +1,119 @@
+"""Generated data shaped like the SLIs a gate really sees, for calibrating `compare`.
+
+Used by the calibration tests (tests/chaos/test_calibration.py) and by bench/calibration.py, which
+prints the same rows at the low alphas a shipped policy uses. Each shape draws one side of an A/A
+comparison: both sides come from the same distribution, so any FAIL is a false block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import beta as beta_dist
+
+from chaos.measure.stats import Counts, Observations
+
+
+def ar1(rng: np.random.Generator, n: int, phi: float, average: int = 1) -> list[float]:
+    """An AR(1) series of n windows (each the mean of `average` 1-s values), level 10, burn-in dropped."""
+    m = n * average + 100
+    e = rng.normal(size=m)
+    x = np.empty(m)
+    x[0] = e[0]
+    for i in range(1, m):
+        x[i] = phi * x[i - 1] + e[i]
+    return list(10 + x[100:].reshape(n, average).mean(axis=1))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One row of the calibration table: how a side is drawn, and the SLI's direction."""
+
+    name: str
+    draw: Callable[[np.random.Generator], Observations]
+    better: str = "lower"
+    #: The worsening a detection test adds to the candidate, detected at 80% power at alpha 0.05: in
+    #: SLI units or ratio points with half of it allowed, or for `scales` a share of the baseline with
+    #: 20% allowed.
+    shift: float = 0.0
+    #: Positive skewed values are compared as ratios: their boundary case scales, the others add.
+    scales: bool = False
+    #: The share of comparisons that detect `shift`.
+    power: float = 0.8
+
+
+def _offset_runs(rng: np.random.Generator, runs: int, n: int) -> list[list[float]]:
+    """Runs that differ a little: each run's level offset by 0.25 sd, windows within it independent."""
+    return [list(rng.normal(10 + rng.normal(0, 0.25), 1.0, n)) for _ in range(runs)]
+
+
+def _overdispersed(rng: np.random.Generator, n: int, events: int) -> list[Counts]:
+    """Per-window counts whose success rate itself varies window to window (Beta around 0.95)."""
+    rates = beta_dist.rvs(95 * 0.5, 5 * 0.5, size=n, random_state=rng)
+    return [Counts(good=float(rng.binomial(events, p)), total=float(events)) for p in rates]
+
+
+SHAPES: dict[str, Shape] = {s.name: s for s in [
+    Shape("lognormal sigma 1, n 10", lambda r: list(r.lognormal(0, 1, 10)), shift=12.0, scales=True),
+    Shape("lognormal sigma 1, n 20", lambda r: list(r.lognormal(0, 1, 20)), shift=4.0, scales=True),
+    Shape("Pareto 1.5, n 40", lambda r: list(r.pareto(1.5, 40) + 1), shift=1.0, scales=True),
+    Shape("AR(1) phi 0.7, 1-s windows, n 30", lambda r: ar1(r, 30, 0.7), shift=60.0,
+          # About one series in five of 30 windows this dependent shows r near 0.9, worth one or two
+          # independent values: no worsening is visible in it, however large. n 60 reaches 80%.
+          power=0.75),
+    Shape("AR(1) phi 0.7, 1-s windows, n 60", lambda r: ar1(r, 60, 0.7), shift=6.0),
+    Shape("AR(1) phi 0.7, 2-s windows, n 30", lambda r: ar1(r, 30, 0.7, average=2), shift=10.0),
+    Shape("run offsets 0.25 sd, 3 runs of 20", lambda r: _offset_runs(r, 3, 20), shift=3.0),
+    Shape("overdispersed counts, 60 windows of 10", lambda r: _overdispersed(r, 60, 10), better="higher",
+          shift=0.12),
+    Shape("ties: Poisson(2) integers, n 30", lambda r: [float(v) for v in r.poisson(2, 30)], shift=3.0),
+]}
+
+
+def shifted(obs: Observations, shift: float, better: str) -> Observations:
+    """The candidate made worse by `shift` (values up, or success ratios down by `shift` points)."""
+    if isinstance(obs, Counts):
+        return Counts(good=max(obs.good - shift * obs.total, 0.0), total=obs.total)
+    items = list(obs)
+    if items and isinstance(items[0], list):
+        return [shifted(run, shift, better) for run in items]  # type: ignore[misc]
+    if items and isinstance(items[0], Counts):
+        return [Counts(good=max(c.good - shift * c.total, 0.0), total=c.total) for c in items]
+    sign = 1.0 if better == "lower" else -1.0
+    return [v + sign * shift for v in items]
+
+
+def scaled(obs: Observations, factor: float) -> Observations:
+    """The candidate's values multiplied by `factor` (a ratio worsening, for the log-scale shapes)."""
+    return [v * factor for v in obs]  # type: ignore[union-attr, operator]
+
+
+def rates(shape: Shape, reps: int, alpha: float, seed: int, *, boundary: bool = False,
+          detect: bool = False) -> tuple[int, int]:
+    """(FAILs, PASSes) over `reps` generated comparisons: A/A with no allowance (false blocks), at the
+    allowance exactly (`boundary`: a PASS there is a false pass), or with the shape's shift (`detect`)."""
+    from chaos.measure.stats import compare
+
+    rng = np.random.default_rng(seed)
+    fails = passes = 0
+    relative = floor = 0.0
+    for _ in range(reps):
+        base, cand = shape.draw(rng), shape.draw(rng)
+        if shape.scales and (boundary or detect):
+            # A ratio worsening, 20% allowed: at it exactly, or `shift` as a share of the baseline.
+            relative = 0.2
+            cand = scaled(cand, 1.2 if boundary else 1 + shape.shift)
+        elif boundary or detect:
+            floor = shape.shift / 2 if detect else shape.shift
+            cand = shifted(cand, shape.shift, shape.better)
+        d = compare(base, cand, better=shape.better, relative=relative, floor=floor, alpha=alpha, min_samples=5)  # type: ignore[arg-type]
+        fails += d.verdict == "FAIL"
+        passes += d.verdict == "PASS"
+    return fails, passes
+
+
+def upper_bound(events: int, reps: int) -> float:
+    """The Clopper-Pearson upper 95% bound of a rate seen `events` times in `reps`."""
+    return 1.0 if events >= reps else float(beta_dist.ppf(0.95, events + 1, reps - events))
