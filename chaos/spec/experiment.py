@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chaos import faults
+from chaos.components.rabbitmq import MANAGEMENT_PORT
 from chaos.errors import InputError, InputErrors
 from chaos.faults.base import Fault, FaultError, check_host
 from chaos.spec.sources import PromQLSourceSpec
 from chaos.spec.surfaces import SLIRef, Surface
 from chaos.stack import Stack, load_stack
+from chaos.stack.model import Service
 from chaos.util.durations import Duration
-from chaos.util.yamlsource import YamlDocument, load_yaml, pydantic_errors, validated
+from chaos.util.modelerrors import unknown_name
+from chaos.util.yamlsource import YamlDocument, in_file_order, load_yaml, validate_all
 
 #: Every registered fault type, discriminated by `type`. The union is built at run time from the registry,
 #: so the type checker sees the base class every fault spec derives from.
@@ -143,7 +146,7 @@ class LoadedExperiment(BaseModel):
 def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
                     backend: str | None = None) -> LoadedExperiment:
     """Parse, validate and cross-check an experiment (against `backend` when given, else its own);
-    InputError(s) naming file, line, field."""
+    InputErrors naming file, line and field of every problem found, the references included."""
     path = Path(path)
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
@@ -152,13 +155,12 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
     if not isinstance(raw_vars, dict):
         raw_vars = {}
     variables = {**os.environ, **{str(k): str(v) for k, v in raw_vars.items()}, **(overrides or {})}
-    spec = validated(doc, Experiment, variables, keep=["variables"])
-    problems: list[InputError] = []
-    stack_path = (path.parent / spec.stack).resolve()
-    try:
-        stack = load_stack(stack_path, {**spec.variables, **(overrides or {})})
-    except InputError as exc:
-        raise InputErrors([doc.error(["stack"], f"the stack file is invalid: {exc}")]) from None
+    # The parts that do not fit the model are reported and cut out; the rest is still checked
+    # against the stack, so one pass names every problem. Only a file without problems is returned.
+    spec, doc, problems = validate_all(doc, Experiment, variables, keep=["variables"])
+    if spec is None:
+        raise InputErrors(problems)
+    stack = _stack(doc, spec, overrides, problems)
     if backend:
         spec.backend = backend  # type: ignore[assignment]
     from chaos import backends
@@ -167,7 +169,7 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
         backends.get(spec.backend).check(stack)
     except InputErrors as exc:
         problems += exc.errors
-    surfaces = _surfaces(doc, spec, problems)
+    surfaces, where = _surfaces(doc, spec, problems)
     targets = []
     warnings: list[str] = []
     for i, fault in enumerate(spec.faults):
@@ -175,13 +177,14 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
             if why := fault.unsupported(spec.backend):
                 raise FaultError(f"{fault.type} on the {spec.backend} backend {why}", "type")
             targets.append(fault.resolve(stack, spec.allow_hosts))
+            problems += _broker_problems(doc, i, fault, stack)
         except FaultError as exc:
             problems.append(doc.error(["faults", i, *([exc.field] if exc.field else [])], str(exc)))
             targets.append([])
         warnings += [str(doc.error(["faults", i, field], message)) for field, message in fault.warnings()]
         for j, name in enumerate(fault.component or []):
             if name not in stack.services:
-                problems.append(doc.error(["faults", i, "component", j], f"no service {name!r} in the stack"))
+                problems.append(doc.error(["faults", i, "component", j], unknown_name("service", name, stack.services)))
         end = fault.start + (fault.duration or 0)
         if end > spec.phases.fault:
             problems.append(doc.error(["faults", i, "start" if fault.duration is None else "duration"],
@@ -189,48 +192,133 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
     if spec.load and isinstance(spec.load.workers, list) and spec.backend != "local":
         problems.append(doc.error(["load", "workers"], "worker hosts need the local backend (the entry to the "
                                   "target is a proxy of the stack's own toxiproxy)"))
-    _check_references(doc, spec, stack, surfaces, problems)
+    _check_references(doc, spec, stack, surfaces, where, problems)
     if spec.deadline < spec.phases.total():
         problems.append(doc.error(["deadline"], f"{spec.deadline:g}s is shorter than the phases "
                                   f"({spec.phases.total():g}s)"))
     if problems:
-        raise InputErrors(problems)
+        raise InputErrors(in_file_order(path, problems))
     return LoadedExperiment(path=path, spec=spec, stack=stack, surfaces=surfaces, targets=targets, warnings=warnings)
 
 
-def _surfaces(doc: YamlDocument, spec: Experiment, problems: list[InputError]) -> dict[str, Surface]:
+def _stack(doc: YamlDocument, spec: Experiment, overrides: dict[str, str] | None,
+           problems: list[InputError]) -> Stack:
+    """The experiment's stack; its own problems (located in the compose file) end the check."""
+    stack_path = (doc.path.parent / spec.stack).resolve()
+    try:
+        return load_stack(stack_path, {**spec.variables, **(overrides or {})})
+    except InputError as exc:
+        found = exc.errors if isinstance(exc, InputErrors) else [exc]
+    located = [e for e in found if e.line is not None]
+    if located:
+        # Each problem on its own line of the compose file, after one line here that says why they are listed.
+        problems.append(doc.error(["stack"], f"the stack file {spec.stack!r} has {len(located)} problem(s), "
+                                  "each reported at its line there"))
+        problems += located
+    problems += [doc.error(["stack"], f"the stack file is invalid: {e}") for e in found if e.line is None]
+    raise InputErrors(problems)
+
+
+def _broker_problems(doc: YamlDocument, i: int, fault: Fault, stack: Stack) -> list[InputError]:
+    """A broker fault's service must be a broker: the management API and AMQP it acts through.
+
+    The fault families' own `resolve` only checks that the service exists; a broker is a service
+    chaosgate starts as `builtin: rabbitmq`, or one that declares RabbitMQ's management port."""
+    service = getattr(fault, "service", None)
+    if not fault.type.startswith("broker.") or not isinstance(service, str) or service not in stack.services:
+        return []
+    brokers = [name for name, svc in stack.services.items() if _is_broker(svc)]
+    if service in brokers:
+        return []
+    known = ", ".join(brokers) or "none"
+    return [doc.error(["faults", i, "service"],
+                      f"service {service!r} is not a broker: {fault.type} acts on RabbitMQ (a service with "
+                      f"x-chaosgate: {{builtin: rabbitmq}}, or one declaring port {MANAGEMENT_PORT}); "
+                      f"brokers in this stack: {known}")]
+
+
+def _is_broker(svc: Service) -> bool:
+    return svc.x_chaosgate.builtin == "rabbitmq" or MANAGEMENT_PORT in svc.container_ports()
+
+
+class _Where(NamedTuple):
+    """Where surfaces were declared: the experiment (under `surfaces`) or a surface set file (at the top)."""
+
+    doc: YamlDocument
+    prefix: list[str | int]
+
+    def error(self, loc: list[str | int], message: str) -> InputError:
+        return self.doc.error([*self.prefix, *loc], message)
+
+    def declared(self, loc: list[str | int]) -> bool:
+        return self.doc.declared([*self.prefix, *loc])
+
+    def names(self, loc: list[str | int]) -> list[str]:
+        """The keys written at `loc`, valid or not: the names a reference may mean."""
+        node = self.doc.data
+        for part in [*self.prefix, *loc]:
+            node = node.get(part) if isinstance(node, dict) else None
+        return [str(k) for k in node] if isinstance(node, dict) else []
+
+
+def _surfaces(doc: YamlDocument, spec: Experiment, problems: list[InputError]) -> tuple[dict[str, Surface], _Where]:
     if isinstance(spec.surfaces, dict):
-        return spec.surfaces
-    for folder in [doc.path.parent, *doc.path.resolve().parents][:6]:
+        return spec.surfaces, _Where(doc, ["surfaces"])
+    folders = [doc.path.parent, *doc.path.resolve().parents][:6]
+    for folder in folders:
         candidate = folder / SURFACES_DIR / f"{spec.surfaces}.yaml"
         if candidate.is_file():
             sdoc = load_yaml(candidate)
-            try:
-                return {name: Surface.model_validate(s) for name, s in (sdoc.data or {}).items()}
-            except ValidationError as exc:
-                raise pydantic_errors(sdoc, exc) from None
-            except AttributeError:
-                raise InputError(candidate, "a surface set is a mapping of surface names", 1) from None
-    problems.append(doc.error(["surfaces"], f"no surface set {spec.surfaces!r} "
-                              f"(looked for {SURFACES_DIR}/{spec.surfaces}.yaml beside the experiment and above)"))
-    return {}
+            if not isinstance(sdoc.data, dict):
+                problems.append(InputError(candidate, "a surface set is a mapping of surface names to surfaces "
+                                           "(services, slis)", 1))
+                return {}, _Where(sdoc, [])
+            # Surface sets are not interpolated: their text is the same for every experiment using them.
+            surfaces, sdoc, found = validate_all(sdoc, dict[str, Surface], {}, keep=list(sdoc.data))
+            problems += found
+            return surfaces or {}, _Where(sdoc, [])
+    known = sorted({p.stem for folder in folders for p in (folder / SURFACES_DIR).glob("*.yaml")})
+    problems.append(doc.error(["surfaces"], unknown_name("surface set", spec.surfaces, known) +
+                              f"; looked for {SURFACES_DIR}/{spec.surfaces}.yaml beside the experiment and above"))
+    return {}, _Where(doc, ["surfaces"])
+
+
+def _source_names(spec: Experiment, stack: Stack) -> list[str]:
+    """Every name a metric source of this experiment is stored under (chaos.measure.metrics.sources
+    names them so): each service, its process group or container, a broker's management API, the
+    load generator, and the experiment's own metric sources."""
+    names = list(stack.services)
+    names += [f"{s}:{kind}" for s in stack.services for kind in ("process", "container")]
+    names += [f"{s}:rabbitmq" for s, svc in stack.services.items() if _is_broker(svc)]
+    return names + (["load"] if spec.load else []) + [m.name for m in spec.metric_sources]
 
 
 def _check_references(doc: YamlDocument, spec: Experiment, stack: Stack, surfaces: dict[str, Surface],
-                      problems: list[InputError]) -> None:
+                      where: _Where, problems: list[InputError]) -> None:
+    sources = _source_names(spec, stack)
     for name, surface in surfaces.items():
-        for service in surface.services:
+        for j, service in enumerate(surface.services):
             if service not in stack.services:
-                problems.append(doc.error(["surfaces"], f"surface {name!r} rests on unknown service {service!r}"))
+                problems.append(where.error([name, "services", j], unknown_name("service", service, stack.services)))
+        for sli_name, sli in surface.slis.items():
+            if sli.source is not None and sli.source not in sources:
+                named = [n for n in sources if ":" not in n]
+                problems.append(where.error([name, "slis", sli_name, "source"],
+                                            unknown_name("source", sli.source, named) + "; a source is a service, "
+                                            "SERVICE:process or SERVICE:container (its resource use), BROKER:rabbitmq, "
+                                            "load (locust), or a metric_sources name"))
 
-    known = ", ".join(f"{s}.{k}" for s, surf in surfaces.items() for k in surf.slis) or "none"
+    known = [f"{s}.{k}" for s in where.names([]) for k in where.names([s, "slis"])]
     for section in ("steady_state", "stop_conditions"):
         for i, item in enumerate(getattr(spec, section)):
-            if surfaces and item.sli.find(surfaces) is None:
-                problems.append(doc.error([section, i, "sli"], f"unknown SLI {str(item.sli)!r} (known: {known})"))
+            ref = item.sli
+            # A name declared but cut out for its own problem is reported where it is declared.
+            if item.sli.find(surfaces) is None and not where.declared([ref.surface, "slis", ref.sli]) and (
+                    surfaces or where.doc is doc and isinstance(spec.surfaces, dict)):
+                problems.append(doc.error([section, i, "sli"], unknown_name("SLI", str(ref), known)))
     for i, name in enumerate(spec.expected_radius):
-        if surfaces and name not in surfaces:
-            problems.append(doc.error(["expected_radius", i], f"unknown surface {name!r}"))
+        if surfaces and name not in surfaces and not where.declared([name]):
+            problems.append(doc.error(["expected_radius", i], unknown_name("surface", name, where.names([]))))
     for i, source in enumerate(spec.metric_sources):
         try:
             check_host(source.url, spec.allow_hosts, "url")
@@ -239,6 +327,6 @@ def _check_references(doc: YamlDocument, spec: Experiment, stack: Stack, surface
         if source.name in stack.services:
             problems.append(doc.error(["metric_sources", i, "name"], f"{source.name!r} is already a service's source"))
     if spec.load and spec.load.target not in stack.services:
-        problems.append(doc.error(["load", "target"], f"no service {spec.load.target!r} in the stack"))
+        problems.append(doc.error(["load", "target"], unknown_name("service", spec.load.target, stack.services)))
     if spec.load and not (doc.path.parent / spec.load.profile).is_file():
         problems.append(doc.error(["load", "profile"], f"no locustfile at {spec.load.profile!r}"))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from chaos.errors import InputError, InputErrors
 from chaos.stack.model import Compose, Link, Service
-from chaos.util.yamlsource import YamlDocument, load_yaml, validated
+from chaos.util.modelerrors import unknown_name
+from chaos.util.yamlsource import YamlDocument, load_yaml, validate_all
 
 
 @dataclass
@@ -61,33 +62,39 @@ def load_stack(path: Path | str, overrides: Mapping[str, str] | None = None,
         raise InputError(path, "a compose file is a mapping with a 'services' key", 1)
     variables = {**(dict(os.environ) if use_environ else {}), **(overrides or {})}
     used: set[str] = set()
-    compose = validated(doc, Compose, variables, used)
+    # A service that does not fit the model is reported and left out; the rest is still cross-checked.
+    compose, doc, problems = validate_all(doc, Compose, variables, used)
+    if compose is None:
+        raise InputErrors(problems)
     name = compose.name or path.resolve().parent.name
     stack = Stack(path, name, compose, doc, {k: variables[k] for k in sorted(used) if k in variables})
-    problems = _cross_check(doc, stack)
+    problems += _cross_check(doc, stack)
     if problems:
-        raise InputErrors(problems)
+        raise InputErrors(sorted(problems, key=lambda p: p.line or 0))
     return stack
 
 
 def _cross_check(doc: YamlDocument, stack: Stack) -> list[InputError]:
     services = stack.services
+    # A service written but left out for its own problem is not "unknown" where it is named.
+    written = [str(k) for k in doc.data["services"]] if isinstance(doc.data.get("services"), dict) else []
     problems: list[InputError] = []
-    if not services:
+    if not written:
         problems.append(doc.error(["services"], "the stack has no services"))
     proxy_names: dict[str, str] = {}
     for name, svc in services.items():
         base = ["services", name]
         deps = svc.depends_on if isinstance(svc.depends_on, list) else list(svc.depends_on)
         for i, dep in enumerate(deps):
-            if dep not in services:
+            if dep not in written:
                 loc = [*base, "depends_on", i if isinstance(svc.depends_on, list) else dep]
-                problems.append(doc.error(loc, f"depends on unknown service {dep!r}"))
+                problems.append(doc.error(loc, "depends on " + unknown_name("service", dep, written)))
         for i, link in enumerate(svc.x_chaosgate.links):
             loc = [*base, "x-chaosgate", "links", i]
             target = services.get(link.to)
             if target is None:
-                problems.append(doc.error([*loc, "to"], f"links to unknown service {link.to!r}"))
+                if link.to not in written:
+                    problems.append(doc.error([*loc, "to"], "links to " + unknown_name("service", link.to, written)))
                 continue
             if link.to == name:
                 problems.append(doc.error([*loc, "to"], "a service cannot link to itself"))
@@ -134,7 +141,7 @@ def _find_cycle(stack: Stack) -> list[str] | None:
         for dep in stack.services[name].dependencies():
             if state.get(dep) == 1:
                 return path[path.index(dep):] + [dep]
-            if dep not in state:
+            if dep not in state and dep in stack.services:  # one left out for its own problem ends the path
                 found = visit(dep)
                 if found:
                     return found

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,11 +15,13 @@ import yaml.parser
 import yaml.reader
 import yaml.resolver
 import yaml.scanner
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from chaos.errors import InputError, InputErrors
+from chaos.util.modelerrors import FieldProblem, Part, field_problems
 
 T = TypeVar("T", bound=BaseModel)
+M = TypeVar("M")
 
 
 @dataclass
@@ -28,9 +31,24 @@ class YamlDocument:
     path: Path
     data: Any
     root: yaml.Node | None
+    #: When parts of the data were cut out to check the rest (see `validate_all`): for a list, by
+    #: its path in the file, the file's indices of the items left. Paths given to `line_of` and
+    #: `error` are in the model's indices and come out in the file's.
+    shifts: dict[tuple[Part, ...], list[int]] = field(default_factory=dict)
+
+    def original(self, loc: Iterable[Any]) -> list[Any]:
+        """A path in the validated model's indices as the same path in the file."""
+        out: list[Any] = []
+        for part in loc:
+            kept = self.shifts.get(tuple(out))
+            out.append(kept[part] if kept is not None and isinstance(part, int) and 0 <= part < len(kept) else part)
+        return out
 
     def line_of(self, loc: Iterable[Any]) -> int | None:
         """1-based line of the deepest node found along `loc` (keys and list indices)."""
+        return self._line(self.original(loc))
+
+    def _line(self, loc: list[Any]) -> int | None:
         node = self.root
         line = node.start_mark.line + 1 if node is not None else None
         for part in loc:
@@ -43,8 +61,20 @@ class YamlDocument:
 
     def error(self, loc: Iterable[Any], message: str) -> InputError:
         """An InputError at the field `loc` of this document."""
-        loc = list(loc)
-        return InputError(self.path, message, self.line_of(loc), ".".join(str(p) for p in loc))
+        loc = self.original(loc)
+        return InputError(self.path, message, self._line(loc), ".".join(str(p) for p in loc))
+
+    def declared(self, loc: Iterable[Any]) -> bool:
+        """Whether the file itself has a value at `loc` (its own indices), valid or not."""
+        node = self.data
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                return False
+        return True
 
 
 def _child(node: yaml.Node | None, part: Any) -> yaml.Node | None:
@@ -117,8 +147,20 @@ class _BoundedComposer(yaml.composer.Composer):
         return node
 
 
+class _CheckedConstructor(yaml.constructor.SafeConstructor):
+    """PyYAML's safe constructor, with a value it cannot build (a date like 2030-13-01) an error at
+    its line instead of a ValueError from deep inside it."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise _Limit(node.start_mark, f"invalid value {node.value!r}: {exc}"
+                         if isinstance(node, yaml.ScalarNode) else f"invalid value: {exc}") from None
+
+
 class _PythonLoader(_BoundedComposer, yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
-                    yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+                    _CheckedConstructor, yaml.resolver.Resolver):
     """PyYAML's pure-Python reader, scanner and parser under the bounded composer."""
 
     def __init__(self, stream: str):
@@ -126,7 +168,7 @@ class _PythonLoader(_BoundedComposer, yaml.reader.Reader, yaml.scanner.Scanner, 
         yaml.scanner.Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
         _BoundedComposer.__init__(self)
-        yaml.constructor.SafeConstructor.__init__(self)
+        _CheckedConstructor.__init__(self)
         yaml.resolver.Resolver.__init__(self)
 
 
@@ -134,14 +176,14 @@ _BoundedLoader: type = _PythonLoader
 if yaml.__with_libyaml__:
     from yaml._yaml import CParser
 
-    class _LibyamlLoader(_BoundedComposer, CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    class _LibyamlLoader(_BoundedComposer, CParser, _CheckedConstructor, yaml.resolver.Resolver):
         """libyaml scans and parses, in C (~5x faster than PyYAML's Python reader, scanner and
         parser); the Python composer builds the nodes, so the same bounds hold."""
 
         def __init__(self, stream: str):
             CParser.__init__(self, stream)
             _BoundedComposer.__init__(self)
-            yaml.constructor.SafeConstructor.__init__(self)
+            _CheckedConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
 
     _BoundedLoader = _LibyamlLoader
@@ -247,39 +289,109 @@ def parse_yaml(text: str, path: Path | str) -> YamlDocument:
 def validated(doc: YamlDocument, model: type[T], variables: Mapping[str, str], used: set[str] | None = None,
               keep: Iterable[str] = ()) -> T:
     """The document with `${VAR}` interpolated (top-level keys in `keep` left as written),
-    validated as `model`; InputError(s) located in the file when it does not fit."""
+    validated as `model`; InputErrors located in the file, every one, when it does not fit."""
+    value, _, errors = validate_all(doc, model, variables, used, keep)
+    if errors or value is None:
+        raise InputErrors(errors)
+    return value
+
+
+#: Rounds of cutting broken parts out before giving up on a model of the rest.
+MAX_PRUNE_ROUNDS = 10
+
+
+def validate_all(doc: YamlDocument, model: type[M], variables: Mapping[str, str], used: set[str] | None = None,
+                 keep: Iterable[str] = ()) -> tuple[M | None, YamlDocument, list[InputError]]:
+    """Validate as `validated` does, but report instead of raising: (the model, or None; the
+    document to locate further errors with; every problem found).
+
+    When the problems sit in parts that can be cut out (an unknown key, a list item, an entry of a
+    mapping of names), they are cut out and the rest validated again, so that a caller can go on
+    to check references in it: one pass reports every problem, not those of the first stage only.
+    The document returned translates the model's list indices back to the file's."""
     from chaos.util.interpolate import InterpolationError, interpolate
 
     keep = set(keep)
+    if not isinstance(doc.data, dict):
+        raise InputError(doc.path, "expected a mapping of keys to values", 1)
     try:
         data = {k: (v if k in keep else interpolate(v, variables, used)) for k, v in doc.data.items()}
     except InterpolationError as exc:
         raise InputError(doc.path, str(exc)) from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise pydantic_errors(doc, exc) from None
+    data = copy.deepcopy(data)  # cut below, never in the document's own data
+    adapter = _adapter(model)
+    view = replace(doc, shifts={})
+    errors: list[InputError] = []
+    cut: list[list[Part]] = []  # items cut out (not unknown keys): what their absence may cause is not news
+    for _ in range(MAX_PRUNE_ROUNDS):
+        try:
+            return adapter.validate_python(data), view, errors
+        except ValidationError as exc:
+            found = field_problems(exc, data, model)
+        # What cutting an item out caused (an emptied list, a parent now missing a field) is cut
+        # out in turn, but not reported: the item's own problem was.
+        errors += [view.error(p.path, p.message) for p in found
+                   if not any(_within(c, view.original(p.path)) for c in cut)]
+        if any(p.prune is None for p in found):
+            return None, view, errors
+        targets = [p.prune for p in found if p.prune is not None]
+        cut += [view.original(p.prune) for p in found if p.prune is not None and p.kind != "extra_forbidden"]
+        _cut(data, targets, view)
+    return None, view, errors
 
 
-def pydantic_errors(doc: YamlDocument, exc: Any, prefix: Iterable[Any] = ()) -> InputErrors:
-    """Turn a pydantic ValidationError into located InputErrors, one per problem."""
-    errors = []
-    for err in exc.errors():
-        loc = [*prefix, *[p for p in err["loc"] if not _is_union_tag(p)]]
-        errors.append(doc.error(loc, _message(err)))
-    return InputErrors(errors)
+def _within(outer: list[Part], path: list[Part]) -> bool:
+    """Whether `path` is `outer`, inside it, or above it (an artefact of cutting `outer` out)."""
+    n = min(len(outer), len(path))
+    return outer[:n] == path[:n]
 
 
-def _is_union_tag(part: Any) -> bool:
-    # pydantic puts the discriminator's value (e.g. "network.latency") into the location;
-    # a reader of the YAML file never wrote that key.
-    return isinstance(part, str) and ("." in part or part.startswith("function-"))
+def _cut(data: Any, targets: list[list[Part]], view: YamlDocument) -> None:
+    """Remove each target path from `data` (later siblings first, so earlier paths stay valid),
+    recording in `view.shifts` which of the file's list items remain."""
+    unique = [t for t in targets if not any(o != t and o == t[:len(o)] for o in targets)]
+    order = sorted({tuple(t) for t in unique}, key=lambda t: [(0, p, "") if isinstance(p, int) else (1, 0, str(p))
+                                                             for p in t], reverse=True)
+    for target in order:
+        parent = data
+        for part in target[:-1]:
+            parent = parent[part]
+        last = target[-1]
+        if isinstance(parent, list) and isinstance(last, int):
+            key = tuple(view.original(list(target[:-1])))
+            kept = view.shifts.setdefault(key, list(range(len(parent))))
+            del kept[last]
+            del parent[last]
+        elif isinstance(parent, dict):
+            parent.pop(last, None)
 
 
-def _message(err: dict) -> str:
-    kind = err.get("type")
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "required field is missing"
-    return err.get("msg", "invalid value").removeprefix("Value error, ")
+def in_file_order(first: Path | str, problems: list[InputError]) -> list[InputError]:
+    """Problems by file (`first`'s before the files it refers to) and line, each once: the order
+    a reader fixes them in."""
+    unique = list({str(p): p for p in problems}.values())
+    files = list(dict.fromkeys([str(first), *(p.file for p in unique)]))
+    return sorted(unique, key=lambda p: (files.index(p.file), p.line or 0))
+
+
+_ADAPTERS: dict[Any, TypeAdapter] = {}
+
+
+def _adapter(model: Any) -> TypeAdapter:
+    if model not in _ADAPTERS:
+        _ADAPTERS[model] = TypeAdapter(model)
+    return _ADAPTERS[model]
+
+
+def pydantic_errors(doc: YamlDocument, exc: ValidationError, prefix: Iterable[Any] = (), model: Any = None,
+                    data: Any = None) -> InputErrors:
+    """Turn a pydantic ValidationError into located InputErrors, one per problem: paths as the file
+    spells them, one member of a union, the allowed keys of a mapping. `data` is what was
+    validated (default: the document's value at `prefix`), `model` its type when known."""
+    prefix = list(prefix)
+    if data is None:
+        data = doc.data
+        for part in prefix:
+            data = data[part] if isinstance(data, (dict, list)) else None
+    problems: list[FieldProblem] = field_problems(exc, data, model)
+    return InputErrors([doc.error([*prefix, *p.path], p.message) for p in problems])

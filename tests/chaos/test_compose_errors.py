@@ -27,6 +27,10 @@ BROKEN = {
                  4, "invalid YAML"),
     "unknown key": (GOOD.replace("  b:\n    ports", "  b:\n    portz: [1]\n    ports"), 9,
                     "services.b.portz: unknown field"),
+    "unknown key below an optional section": (GOOD.replace("      links:", "      health: {url: /}\n      links:"), 6,
+                                              "services.a.x-chaosgate.health.url: unknown field (allowed: http, tcp)"),
+    "wrong shape in a union": (GOOD.replace('ports: ["8000"]', "ports: [\"8000\"]\n    build: 5", 1), 4,
+                               "services.a.build: must be a mapping or a string, not a number"),
     "missing link target": (GOOD.replace("{to: b,", "{to: c,"), 7,
                             "services.a.x-chaosgate.links.0.to: links to unknown service 'c'"),
     "depends_on cycle": (GOOD.replace("  b:\n", "  b:\n    depends_on: [a]\n")
@@ -59,6 +63,16 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
     result = chaosgate("stack", "up", "-f", str(compose), "--out", str(tmp_path / "o"))
     assert result.code == 3
     assert "unknown service 'c'" in result.err and "unknown service 'z'" in result.err
+    assert all(line.startswith("chaosgate: error: ") for line in result.err.splitlines()), result.err
+
+
+def test_a_field_error_does_not_hide_the_reference_errors_of_the_same_file(tmp_path: Path) -> None:
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text(GOOD.replace("{to: b,", "{to: c,").replace("  b:\n    ports", "  b:\n    portz: [1]\n    ports"))
+    result = chaosgate("validate", str(compose))
+    assert result.code == 3
+    assert f"{compose}:7: services.a.x-chaosgate.links.0.to: links to unknown service 'c' (known: a, b)" in result.err
+    assert f"{compose}:9: services.b.portz: unknown field; did you mean 'ports'?" in result.err
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
