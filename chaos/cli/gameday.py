@@ -144,7 +144,8 @@ def add_parsers(sub, default_out: str, func) -> None:
     heal = sub.add_parser("heal", help="roll back faults injected by hand (by id, or --all); no argument: list them",
                           description="Roll back hand-injected faults on the running stack. Without ids or --all, "
                                       "list what is active.")
-    heal.add_argument("ids", nargs="*", type=int, metavar="ID")
+    heal.add_argument("ids", nargs="*", type=int, metavar="ID",
+                      help="the id `chaosgate inject` printed for a fault (several at once); see --all")
     heal.add_argument("--all", action="store_true", help="every active fault")
     heal.add_argument("--stack", help="stack name (default: the only one up)")
     heal.add_argument("--out", default=default_out, help="folder the stack was started in (default: %(default)s)")

@@ -138,22 +138,24 @@ def _status_cells(row: ServiceStatus) -> list[str]:
 # --- experiments ---------------------------------------------------------------------------------
 def cmd_validate(args: argparse.Namespace) -> int:
     from chaos.errors import InputErrors
-    from chaos.spec.experiment import load_experiment
+    from chaos.gate.filecheck import check_file
 
     problems: list[str] = []
     for path in args.files:
         try:
-            exp = load_experiment(path, parse_sets(args.set))
-            print(f"{path}: ok ({len(exp.spec.faults)} faults, {len(exp.surfaces)} surfaces, "
-                  f"{exp.spec.phases.total():g}s of phases)")
-            for warning in exp.warnings:
+            checked = check_file(path, parse_sets(args.set), args.kind)
+            print(f"{path}: ok: {checked.summary}")
+            for warning in checked.warnings:
                 print(f"chaosgate: warning: {warning}", file=sys.stderr)
         except InputErrors as exc:
             problems += [str(e) for e in exc.errors]
         except InputError as exc:
             problems.append(str(exc))
-    for line in problems:
+    # Files that share a surface set or a stack would repeat its problems once per file.
+    for line in dict.fromkeys(problems):
         print(f"chaosgate: error: {line}", file=sys.stderr)
+    if problems:
+        print(f"chaosgate: {len(dict.fromkeys(problems))} problem(s); nothing was started", file=sys.stderr)
     return EXIT_INVALID if problems else 0
 
 
@@ -240,6 +242,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return _gate_dry_run(args)
     from chaos.api import run_gate
 
     verdict = run_gate(args.policy, candidate=parse_sets(args.candidate), baseline=parse_sets(args.baseline),
@@ -250,6 +254,30 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if verdict.verdict == "WARN" and args.fail_on == "warn":
         return EXIT_FAIL
     return verdict.exit_code
+
+
+def _gate_dry_run(args: argparse.Namespace) -> int:
+    """The gate's plan, with the caller's choices applied as `chaos.api.run_gate` applies them; nothing runs."""
+    from chaos.api import REPEATS_RANGE
+    from chaos.gate.plan import describe_gate_plan
+    from chaos.gate.policy import load_policy
+    from chaos.gate.waivers import load_waivers
+
+    if args.from_dir:
+        raise InputError("--dry-run", "--from re-judges stored runs and runs nothing: there is no plan to show")
+    policy = load_policy(args.policy, parse_sets(args.candidate), parse_sets(args.baseline), parse_sets(args.set),
+                         args.backend, args.only)
+    if args.repeats is not None:
+        low, high = REPEATS_RANGE
+        if not low <= args.repeats <= high:
+            raise InputError("--repeats", f"{args.repeats} is not between {low} and {high}")
+        policy.spec.repeats = args.repeats
+    if args.no_reuse_stack:
+        policy.spec.reuse_stack = False
+    waiver_file = args.waivers or (policy.path.parent / policy.spec.waivers if policy.spec.waivers else None)
+    waivers = load_waivers(str(waiver_file)) if waiver_file else []
+    print(describe_gate_plan(policy, fail_fast=False if args.no_fail_fast else None, waivers=waivers, out=args.out))
+    return 0
 
 
 def _print_verdict(v) -> None:
@@ -303,13 +331,15 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Start, inspect or stop a stack described by a compose file.")
     stack.add_argument("action", choices=["up", "status", "down"],
                        help="up: start and wait for health; status: pid, port, health; down: stop all")
-    stack.add_argument("-f", "--file", default=DEFAULT_COMPOSE, help="compose file (default: %(default)s)")
+    stack.add_argument("-f", "--file", default=DEFAULT_COMPOSE, metavar="COMPOSE_FILE",
+                       help="compose file (default: %(default)s)")
     stack.add_argument("--backend", default="local", choices=["local", "docker"],
                        help="up: where services run, local processes or containers (default: %(default)s); "
                             "status and down use the backend that started the stack")
     stack.add_argument("--set", action="append", metavar="VAR=VALUE",
                        help="override a ${VAR} of the compose file (repeatable)")
-    stack.add_argument("--out", default=DEFAULT_OUT, help="folder for run directories (default: %(default)s)")
+    stack.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                       help="folder for run directories (default: %(default)s)")
     stack.set_defaults(func=cmd_stack)
 
     run = sub.add_parser("run", help="run one experiment: stack, load, phases, faults, rollback, result",
@@ -324,16 +354,29 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run on the stack `chaosgate stack up` started (same name), and leave it up")
     run.add_argument("--live", action="store_true",
                      help="a live console: phase and time left, SLIs with sparklines, radius so far, active faults")
-    run.add_argument("--out", default=DEFAULT_OUT, help="folder for run directories (default: %(default)s)")
+    run.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="folder for run directories (default: %(default)s)")
     run.set_defaults(func=cmd_run)
 
-    validate = sub.add_parser("validate", help="check experiment files; one located message per problem",
-                              description="Check experiments against their stacks. Exit 3 on any problem.")
-    validate.add_argument("files", nargs="+", metavar="FILE")
-    validate.add_argument("--set", action="append", metavar="VAR=VALUE", help="override a stack variable")
+    validate = sub.add_parser(
+        "validate", help="check experiments, gate policies, waivers, stacks, surface sets; every problem located",
+        description="Check files before they run. Each file's kind is told by its top-level keys: an experiment "
+                    "(stack, phases, faults) is checked against its stack and surfaces, a gate policy (experiments, "
+                    "criteria) with every experiment it names on both sides, a waiver file (waivers), a stack "
+                    "(services) against both backends, a surface set (NAME: {services, slis}). Every problem is "
+                    "one line, FILE:LINE: field.path: message. Nothing is started. Exit 3 on any problem.")
+    validate.add_argument("files", nargs="+", metavar="FILE",
+                          help="YAML files of any of the kinds above (several at once)")
+    validate.add_argument("--set", action="append", metavar="VAR=VALUE",
+                          help="override a stack variable (repeatable)")
+    validate.add_argument("--kind", choices=["experiment", "policy", "waivers", "stack", "surfaces"],
+                          help="check every FILE as this kind instead of telling it by its keys")
     validate.set_defaults(func=cmd_validate)
 
-    schema = sub.add_parser("schema", help="print the JSON Schema of a file kind (for editors)")
+    schema = sub.add_parser("schema", help="print the JSON Schema of a file kind (for editors)",
+                            description="Print the JSON Schema of an experiment, gate policy or waiver file, for "
+                                        "an editor's completion and checks (e.g. yaml-language-server's "
+                                        "`# yaml-language-server: $schema=...`). `chaosgate validate` checks what a "
+                                        "schema cannot: references, stacks, durations' bounds.")
     schema.add_argument("kind", nargs="?", default="experiment", choices=["experiment", "policy", "waivers"],
                         help="which file (default: %(default)s)")
     schema.set_defaults(func=cmd_schema)
@@ -348,30 +391,37 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("policy", help="gate policy YAML (e.g. gates/pre-promotion.yaml)")
     gate.add_argument("--candidate", action="append", metavar="VAR=VALUE",
                       help="the candidate, as you name it, e.g. TELEMETRY_RELEASE=1.5.0-rc1 (repeatable)")
-    gate.add_argument("--baseline", action="append", metavar="VAR=VALUE", help="override the baseline set")
+    gate.add_argument("--baseline", action="append", metavar="VAR=VALUE",
+                      help="override a variable of the policy's baseline set (repeatable)")
     gate.add_argument("--set", action="append", metavar="VAR=VALUE",
                       help="an experiment variable for both sides (repeatable)")
     gate.add_argument("--backend", choices=["local", "docker"], help="override the experiments' backend")
     gate.add_argument("--only", action="append", metavar="NAME",
                       help="run only the policy's experiments with this name (glob; repeatable)")
-    gate.add_argument("--repeats", type=int, help="runs per experiment and side (default: the policy's)")
-    gate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: %(default)s)")
+    gate.add_argument("--repeats", type=int, metavar="N", help="runs per experiment and side (default: the policy's)")
+    gate.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the bootstrap (default: %(default)s)")
     gate.add_argument("--fail-on", choices=["fail", "warn"], default="fail",
                       help="warn: a WARN verdict exits 1 too (default: %(default)s)")
     gate.add_argument("--no-fail-fast", action="store_true",
                       help="run everything even after a critical criterion failed")
     gate.add_argument("--no-reuse-stack", action="store_true",
                       help="start a fresh stack for every run instead of keeping one between runs")
-    gate.add_argument("--waivers", help="waivers file (default: the policy's 'waivers')")
+    gate.add_argument("--waivers", metavar="FILE", help="waivers file (default: the policy's 'waivers')")
+    gate.add_argument("--dry-run", action="store_true",
+                      help="print the plan (runs in order, declared time, each comparison's alpha, the samples "
+                           "each criterion will get) and start nothing")
     gate.add_argument("--from", dest="from_dir", metavar="GATE_DIR",
                       help="judge a gate directory's stored runs again; nothing is run")
-    gate.add_argument("--out", default=DEFAULT_OUT, help="folder for gate and run directories (default: %(default)s)")
+    gate.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                      help="folder for gate and run directories; --dry-run estimates event counts from the runs "
+                           "stored there (default: %(default)s)")
     gate.set_defaults(func=cmd_gate)
 
     rep = sub.add_parser("report", help="render the HTML report of a run, a gate or a reports folder again",
                          description="Render report.html from stored data: a run directory, a gate directory, "
                                      "or a reports folder (then its index.html, every run and gate, newest first).")
-    rep.add_argument("dir", metavar="DIR")
+    rep.add_argument("dir", metavar="DIR",
+                     help="a run directory (result.json), a gate directory (verdict.json) or a reports folder")
     rep.set_defaults(func=cmd_report)
 
     rollback = sub.add_parser("rollback", help="reconcile after a crash: undo every fault a journal lists",
@@ -381,7 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a run directory (reports/runs/<run>), or an --out folder: every run under it")
     rollback.add_argument("--keep-stack", action="store_true",
                           help="undo faults but leave the run's stack running (with RUN_DIR)")
-    rollback.add_argument("--out", default=DEFAULT_OUT, help="folder of run directories (default: %(default)s)")
+    rollback.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                          help="folder of run directories (default: %(default)s)")
     rollback.set_defaults(func=cmd_rollback)
 
     imp = sub.add_parser(
@@ -394,9 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
                "-o experiments/imported.yaml", formatter_class=argparse.RawDescriptionHelpFormatter)
     imp.add_argument("format", choices=["chaostoolkit"], help="the source's tool")
     imp.add_argument("file", help="the source experiment (.json, .yaml)")
-    imp.add_argument("--stack", default=DEFAULT_COMPOSE, help="compose file the experiment runs on (default: %(default)s)")
-    imp.add_argument("--target", help="service the source's HTTP probes address")
-    imp.add_argument("-o", "--output", help="output file (default: FILE's name + .chaosgate.yaml, beside it)")
+    imp.add_argument("--stack", default=DEFAULT_COMPOSE, metavar="COMPOSE_FILE",
+                     help="compose file the experiment runs on (default: %(default)s)")
+    imp.add_argument("--target", metavar="SERVICE", help="service the source's HTTP probes address")
+    imp.add_argument("-o", "--output", metavar="FILE",
+                     help="output file (default: FILE's name + .chaosgate.yaml, beside it)")
     imp.set_defaults(func=cmd_import)
 
     from chaos.cli.gameday import add_parsers
@@ -416,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ChaosgateError as exc:
-        print(f"chaosgate: error: {exc}", file=sys.stderr)
+        # Several problems are several lines: each carries the prefix, so a reader (or grep) sees every one.
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"chaosgate: error: {line}", file=sys.stderr)
         return exc.exit_code
     except Interrupted as exc:
         print(f"chaosgate: interrupted by {exc}; everything started was stopped", file=sys.stderr)

@@ -82,3 +82,26 @@ def test_a_fault_this_host_cannot_carry_out_is_refused_before_anything_starts(tm
             f"at {tmp_path / 'no-cgroup'}") in local.err
     assert "Traceback" not in local.err
     assert chaosgate("run", str(exp), "--dry-run", "--backend", "docker", env=nowhere).code == 0
+
+
+def test_every_argument_says_what_it_is_and_options_name_their_value() -> None:
+    import argparse
+
+    from chaos.cli.main import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.dest: a.help for a in subs._choices_actions}
+    for name, sub in subs.choices.items():
+        assert sub.description or name in ("inject", "heal", "load"), f"{name} has no description"
+        assert helps.get(name), f"{name} has no one-line help"
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+            takes_value = action.option_strings and action.nargs != 0 and action.choices is None
+            # The game-day commands' own parser (chaos/cli/gameday.py) names its values elsewhere.
+            if takes_value and name not in ("inject", "heal", "load"):
+                assert action.metavar, f"{name} {action.option_strings[0]} shows argparse's placeholder"
+            if isinstance(action, argparse._AppendAction):
+                assert "repeatable" in action.help, f"{name} {action.option_strings[0]}: say it is repeatable"

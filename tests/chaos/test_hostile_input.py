@@ -68,6 +68,9 @@ def _kinds(tmp_path: Path, hostile: str) -> dict[str, list[str]]:
         "surface set": ["validate", str(uses_surfaces)],
         "gate policy": ["gate", str(policy), "--out", out],
         "waivers": ["gate", str(good_policy), "--waivers", str(waivers), "--out", out],
+        # `validate` reads a file before it can tell its kind; a dry run reads the waivers it would apply.
+        "any file, validated": ["validate", str(compose)],
+        "waivers, dry run": ["gate", str(good_policy), "--waivers", str(waivers), "--dry-run", "--out", out],
     }
 
 
