@@ -33,14 +33,14 @@ BEFORE = {("lognormal sigma 1, n 10", 0.0025): 0.020, ("lognormal sigma 1, n 20"
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--reps", type=int, default=0, help="repetitions per rate (default: 20 / alpha)")
+    ap.add_argument("--reps", type=int, default=0, help="repetitions per rate (default: 60 / alpha)")
     ap.add_argument("--alpha", type=float, action="append", help="repeatable (default: 0.05, 0.01, 0.0025)")
     ap.add_argument("--only", default="", help="only shapes whose name contains this")
     args = ap.parse_args()
     print(f"{'shape':42} {'alpha':>7} {'target':>8} {'false block (ub)':>18} {'before':>7} "
           f"{'false pass (ub)':>17} {'detects':>8} {'reps':>6} {'s':>5}")
     for alpha in args.alpha or [0.05, 0.01, 0.0025]:
-        reps = args.reps or int(20 / alpha)
+        reps = args.reps or int(60 / alpha)
         for name, shape in SHAPES.items():
             if args.only not in name:
                 continue

@@ -78,8 +78,12 @@ def summary(v: GateVerdict) -> str:
     base = ", ".join(f"{k}={val}" for k, val in v.baseline.items()) or "(experiment defaults)"
     lines = [f"## chaosgate gate `{v.policy}`: **{v.verdict}** (exit {v.exit_code})", "",
              f"{MEANING[v.verdict]}. Candidate {cand} against baseline {base}.", ""]
-    if v.reasons:
-        lines += ["### Why", ""] + [f"- {r}" for r in v.reasons] + [""]
+    lead, folded = v.split_reasons()
+    if lead:
+        lines += ["### Why", ""] + [f"- {r}" for r in lead] + [""]
+    if folded:
+        lines += [f"<details><summary>{len(folded)} more: not judged, the gate stopped early</summary>", ""]
+        lines += [f"- {r}" for r in folded] + ["", "</details>", ""]
     lines += ["### Criteria", "",
               "| criterion | experiment | verdict | candidate | baseline | worse by [interval] | allowed | rule |",
               "|---|---|---|---|---|---|---|---|"]

@@ -39,6 +39,9 @@ Side = Literal["baseline", "candidate"]
 EXIT = {"PASS": 0, "WARN": 0, "FAIL": 1, "INCONCLUSIVE": 2}
 
 
+#: How a criterion reads when fail-fast stopped the gate before its runs.
+NOT_RUN_EARLY = "not run (the gate stopped early)"
+
 class GateRun(BaseModel):
     """One planned run of the gate, and what became of it."""
 
@@ -125,6 +128,12 @@ class GateVerdict(BaseModel):
     verdict: Verdict
     exit_code: int
     reasons: list[str]
+
+    def split_reasons(self) -> tuple[list[str], list[str]]:
+        """The decisive reasons first, and those of criteria that were never judged (the gate
+        stopped early) apart, to fold away: a reader needs the first, rarely the rest."""
+        folded = [r for r in self.reasons if r.endswith(NOT_RUN_EARLY)]
+        return [r for r in self.reasons if not r.endswith(NOT_RUN_EARLY)], folded
     baseline: dict[str, str]
     candidate: dict[str, str]
     criteria: list[CriterionVerdict]
@@ -270,7 +279,7 @@ def evaluate(policy: LoadedPolicy, record: GateRecord, gate_dir: Path, waivers: 
         skipped = [r for r in mine if r.gr.run_dir is None and record.stopped_early]
         bad = [f"{p.name}: {r.label()}: {r.problem}" for r in mine if r.problem is not None and r not in skipped]
         if skipped or not mine:
-            bad.append(f"{p.name}: not run (the gate stopped early)" if skipped else f"{p.name}: not run")
+            bad.append(f"{p.name}: {NOT_RUN_EARLY}" if skipped else f"{p.name}: not run")
         problems += bad
         for i, crit in enumerate(policy.spec.criteria):
             if not crit.applies_to(p.name):

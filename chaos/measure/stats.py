@@ -195,12 +195,17 @@ class _Estimate(BaseModel):
     def worse(self, sign: float) -> tuple[float, float]:
         """The interval of the worsening, in the SLI's units."""
         if self.scale == "log":  # lo/hi bound log(c/b): back to units as the baseline's share
-            return self.b * (math.exp(self.lo) - 1) * sign, self.b * (math.exp(self.hi) - 1) * sign
+            return self.b * (_exp(self.lo) - 1) * sign, self.b * (_exp(self.hi) - 1) * sign
         return sign * self.lo, sign * self.hi
 
     def worse_point(self, sign: float) -> float:
         """The worsening itself."""
         return sign * (self.c - self.b)
+
+
+def _exp(x: float) -> float:
+    """exp, infinite instead of an OverflowError (an interval that wide says "cannot tell" anyway)."""
+    return math.exp(x) if x < 700 else math.inf
 
 
 def _pooled(b: _Side, c: _Side, alpha: float) -> _Estimate:

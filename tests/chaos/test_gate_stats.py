@@ -158,3 +158,9 @@ def test_runs_are_the_unit_when_each_side_has_two_or_more() -> None:
     assert "runs as units (3 and 3 runs)" in d.method and d.verdict == "INCONCLUSIVE", d
     one = compare(runs[:1], runs[:1], better="lower", floor=0.5, min_samples=5)
     assert "windows as one time series" in one.method
+
+
+def test_an_interval_too_wide_to_exponentiate_is_infinite_not_an_error() -> None:
+    base = [1.0, 1e300, 1.0, 1e-300, 1.0, 1e300, 1e-300, 1.0, 1e300, 1.0]
+    d = compare(base, list(reversed(base)), better="lower", relative=0.1, min_samples=5)
+    assert d.verdict == "INCONCLUSIVE" and d.scale == "log"

@@ -148,3 +148,19 @@ def test_how_a_child_ended_names_its_exit_code_or_signal(tmp_path) -> None:
         time.sleep(0.05)
     assert how_it_ended(exits) == "exit code 3"
     assert how_it_ended(sleeps) == "killed by SIGKILL"
+
+
+def test_a_gate_summary_leads_with_the_decisive_reasons_and_folds_the_not_run() -> None:
+    from chaos.gate.outputs import summary
+    from chaos.gate.verdict import NOT_RUN_EARLY, GateVerdict
+
+    reasons = ["FAIL: runs stay healthy [hang]: worse by 0.3", *(f"INCONCLUSIVE: c{i} [x{i}]: x{i}: {NOT_RUN_EARLY}"
+                                                                  for i in range(12))]
+    v = GateVerdict.model_construct(policy="p", gate_id="g", verdict="FAIL", exit_code=1, reasons=reasons,
+                                    baseline={}, candidate={}, criteria=[], runs=[], correction="", alpha=0.05,
+                                    seed=0, fail_fast=True, stopped_early="runs stay healthy failed", waivers=[], warnings=[], wall_s=1.0,
+                                    declared_s=1.0, stack_reuse=None)
+    lead, folded = v.split_reasons()
+    assert lead == reasons[:1] and len(folded) == 12
+    text = summary(v)
+    assert text.index("- FAIL: runs stay healthy") < text.index("<details><summary>12 more: not judged")
