@@ -95,8 +95,8 @@ def _statistics(policy: LoadedPolicy, fail_fast: bool) -> list[str]:
 
 
 def _criterion(policy: LoadedPolicy, crit: Criterion, fail_fast: bool, out: Path | None) -> list[str]:
-    rule = (f"{crit.sli} vs baseline in the {crit.phase} phase, worse by at most max({crit.vs_baseline.allowed:.4g}"
-            f" x baseline, {crit.vs_baseline.floor:g})" if crit.vs_baseline else
+    rule = (f"{crit.sli} vs baseline in the {crit.phase} phase, worse by at most max("
+            f"{100 * crit.vs_baseline.allowed:.4g}% of the baseline, {crit.vs_baseline.floor:g})" if crit.vs_baseline else
             f"{crit.sli} in the {crit.phase} phase within {_bound(crit)}" if crit.bound else
             "the candidate's blast radius (no statistics: each candidate run must keep the rule)")
     lines = [f"  {crit.name}{' (critical)' if crit.critical else ''}: {rule}"]
