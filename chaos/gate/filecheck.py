@@ -10,15 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from chaos.errors import InputError, InputErrors
-from chaos.gate.policy import ExperimentRef, GatePolicy, load_policy
-from chaos.gate.verdict import comparisons
-from chaos.gate.waivers import WaiverFile, load_waivers, split_expired
 from chaos.spec.experiment import Experiment, load_experiment
 from chaos.spec.surfaces import Surface
 from chaos.stack import load_stack
@@ -36,12 +34,19 @@ def _keys(model: type[BaseModel]) -> set[str]:
     return {info.alias or name for name, info in model.model_fields.items()} - _SHARED
 
 
+def _required(model: type[BaseModel]) -> set[str]:
+    return {info.alias or name for name, info in model.model_fields.items() if info.is_required()}
+
+
 #: The top-level keys that say a file is of a kind (a surface set has names of its own choosing).
-KIND_KEYS: dict[str, set[str]] = {"experiment": _keys(Experiment), "policy": _keys(GatePolicy),
-                                  "waivers": _keys(WaiverFile), "stack": _keys(Compose)}
-_REQUIRED: dict[str, set[str]] = {
-    kind: {info.alias or name for name, info in model.model_fields.items() if info.is_required()}
-    for kind, model in (("experiment", Experiment), ("policy", GatePolicy), ("waivers", WaiverFile), ("stack", Compose))}
+#: A policy's and a waiver file's are written out so that checking an experiment does not build
+#: the gate's models (tests/chaos/test_validate.py checks they are the models' own fields).
+KIND_KEYS: dict[str, set[str]] = {
+    "experiment": _keys(Experiment), "stack": _keys(Compose), "waivers": {"waivers"},
+    "policy": {"experiments", "baseline", "candidate", "repeats", "alpha", "window", "fail_fast", "look_every",
+               "reuse_stack", "retries", "waivers", "criteria"}}
+_REQUIRED: dict[str, set[str]] = {"experiment": _required(Experiment), "stack": _required(Compose), "waivers": set(),
+                                  "policy": {"name", "experiments", "criteria"}}
 KIND_NAMES = {"experiment": "an experiment", "policy": "a gate policy", "waivers": "a waiver file",
               "stack": "a stack (compose file)", "surfaces": "a surface set"}
 #: Shown when a kind cannot be told: the keys a reader recognises each kind by.
@@ -49,13 +54,14 @@ _EXAMPLE_KEYS = {"experiment": "stack, phases, faults, surfaces", "policy": "exp
                  "waivers": "waivers", "stack": "services", "surfaces": "NAME: {services, slis} per surface"}
 
 
-class Checked(BaseModel):
+@dataclass
+class Checked:
     """A file that passed: its kind, a one-line summary, and warnings (valid, likely not meant)."""
 
     path: str
     kind: str
     summary: str
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def detect(data: object) -> str | None:
@@ -108,6 +114,11 @@ def _experiment(path: Path, variables: dict[str, str]) -> Checked:
 
 
 def _policy(path: Path, variables: dict[str, str]) -> Checked:
+    # The gate's models, the judge and its statistics: only a policy needs them.
+    from chaos.gate.policy import load_policy
+    from chaos.gate.verdict import comparisons
+    from chaos.gate.waivers import load_waivers, split_expired
+
     problems: list[InputError] = []
     try:
         policy = load_policy(path, overrides=variables)
@@ -147,6 +158,8 @@ def _experiments_behind(path: Path, variables: dict[str, str]) -> list[InputErro
     load_policy stops at the policy's own problems (it cannot plan without a policy); the
     experiments it names are still checked here, with the baseline set, so that one pass reports
     theirs too. The criteria's references to them are checked once the policy fits."""
+    from chaos.gate.policy import ExperimentRef, GatePolicy
+
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         return []
@@ -171,6 +184,8 @@ def _experiments_behind(path: Path, variables: dict[str, str]) -> list[InputErro
 
 
 def _waivers(path: Path, variables: dict[str, str]) -> Checked:
+    from chaos.gate.waivers import load_waivers, split_expired
+
     waivers = load_waivers(path)
     _, expired = split_expired(waivers, dt.date.today())
     return Checked(path=str(path), kind="waivers", warnings=expired,

@@ -205,3 +205,13 @@ def test_a_multi_problem_report_prefixes_every_line(tmp_path: Path, command: lis
     assert result.code == 3
     assert all(ln.startswith("chaosgate: ") for ln in result.err.splitlines()), result.err
     assert len(_errors(result.err)) >= 3 and not (tmp_path / "o").exists()
+
+
+def test_the_keys_kinds_are_told_by_are_the_models_own() -> None:
+    from chaos.gate import filecheck
+    from chaos.gate.policy import GatePolicy
+    from chaos.gate.waivers import WaiverFile
+
+    for kind, model in (("policy", GatePolicy), ("waivers", WaiverFile)):
+        assert filecheck.KIND_KEYS[kind] == filecheck._keys(model), kind
+        assert filecheck._REQUIRED[kind] == filecheck._required(model), kind
