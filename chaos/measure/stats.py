@@ -297,4 +297,10 @@ def _by_runs(s: _Side, kind: str, log: bool) -> MeanVariance:
         per_run = [sum(c.good for c in r) / total for r in s.counts if (total := sum(c.total for c in r)) > 0]
     k = len(per_run)
     var = float(np.var(per_run, ddof=1)) / k
+    if kind == "windows":
+        # Runs that all saw 0 errors agree exactly, yet 0 in 80 is not 0: the same binomial floor.
+        good = sum(c.good for r in s.counts for c in r)
+        total = sum(c.total for r in s.counts for c in r)
+        p = (good + 2) / (total + 4)
+        var = max(var, p * (1 - p) / total)
     return MeanVariance(mean=float(np.mean(per_run)), variance=var, n=k, n_eff=float(k), lag1=0.0)

@@ -158,6 +158,9 @@ def test_runs_are_the_unit_when_each_side_has_two_or_more() -> None:
     assert "runs as units (3 and 3 runs)" in d.method and d.verdict == "INCONCLUSIVE", d
     one = compare(runs[:1], runs[:1], better="lower", floor=0.5, min_samples=5)
     assert "windows as one time series" in one.method
+    clean = [[Counts(good=4, total=4)] * 10] * 2  # two runs a side, 0 errors in 80 events
+    zero = compare(clean, clean, better="higher", floor=0.02, min_samples=10)
+    assert "runs as units" in zero.method and zero.verdict == "INCONCLUSIVE", zero
 
 
 def test_an_interval_too_wide_to_exponentiate_is_infinite_not_an_error() -> None:
