@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
+from chaos.backends.envstore import EnvStore
 from chaos.backends.state import ServiceState, StackState
 from chaos.backends.status import ServiceStatus
 from chaos.components import builtin_ports, rabbitmq
@@ -49,6 +50,10 @@ class Backend(ABC):
                            run_dir=str(run_dir.resolve()), variables=stack.variables)
         state.save()
         try:
+            # Restarts need each service's whole environment, which stack.json never holds: kept
+            # outside the run directory until `down` (chaos.backends.envstore).
+            state.env_store = str(EnvStore.create(state.run_dir).path)
+            state.save()
             self._start(stack, state, run_dir)
             state.status = "up"
             state.save()
@@ -87,8 +92,14 @@ class Backend(ABC):
         """Start a killed service again as it was (the undo of process.kill); nothing if it runs or the stack is down."""
 
     @abstractmethod
-    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = RESTART_DEADLINE_S) -> None:
-        """Stop a service and start it again with `env` (a configuration swap or its undo), waiting for health."""
+    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = RESTART_DEADLINE_S,
+                basis: str | None = None) -> None:
+        """Stop a service and start it again with `env` (a configuration swap or its undo), waiting for health.
+
+        `env` is its own environment as `stack.json` records it (`ServiceState.env`), changed as
+        wanted; a masked value stands for the true one in the environment named `basis` (an
+        `env_id`; default: the one the service runs with), which also gives what it inherits.
+        """
 
 
 def plan_service(stack: Stack, name: str, plain_kind: str) -> ServiceState:

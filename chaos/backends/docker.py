@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from chaos.backends import envstore
 from chaos.backends.base import (
     BROKER_START_S,
     BROKER_STOP_GRACE_S,
@@ -168,10 +169,13 @@ class DockerBackend(Backend):
                     address = next(ls.address for ls in state.links if ls.name == stack.link_name(service, link))
                     assert address is not None, "_plan gives every link of a docker stack its address"
                     env[link.env] = address
-        svc_state.env = env
+        # A container inherits nothing from this command; its environment (secret values
+        # included) is kept for restarts, only redacted in stack.json.
+        whole = envstore.Environment(own=env)
+        envstore.keep(state, name, whole)
         svc_state.limits = _limits(svc)
         state.save()
-        container = _create(client, state, name)
+        container = _create(client, state, name, whole.full)
         svc_state.container_id, svc_state.container_name = container.id, container.name
         state.save()
         deadline = health_deadline(svc, BROKER_START_S if svc_state.kind == "rabbitmq" else 30.0)
@@ -215,6 +219,7 @@ class DockerBackend(Backend):
             containers.remove_network(client, state.network)
         state.status = "down"
         state.save()
+        envstore.discard(state)
         return killed
 
     # --- what faults need -----------------------------------------------------------------------
@@ -235,25 +240,29 @@ class DockerBackend(Backend):
         old = containers.find(client, svc.container_id)
         if old is not None and old.status == "running":
             return
+        whole = envstore.resolve(state, name, inherit=False)
         if old is not None:
             _save_log(old, Path(run_dir) / "logs" / f"{name}.log")
             containers.stop_and_remove(client, old, STOP_GRACE_S)
-        container = _create(client, state, name)
+        container = _create(client, state, name, whole.full)
         svc.container_id = container.id
         state.save()
         _wait(container, health_probe(svc), deadline_s, 0.25, name)
 
-    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = 60.0) -> None:
-        """Replace a service's container with one started with `env` (a configuration swap or its undo)."""
+    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = 60.0,
+                basis: str | None = None) -> None:
+        """Replace a service's container with one started with `env` (a configuration swap or its
+        undo; see Backend.respawn)."""
         state = StackState.load(run_dir)
         svc = state.services[name]
+        whole = envstore.resolve(state, name, env, basis, inherit=False)
         client = containers.connect(engine=state.engine)
         old = containers.find(client, svc.container_id) if svc.container_id else None
         if old is not None:
             _save_log(old, Path(run_dir) / "logs" / f"{name}.log")
             containers.stop_and_remove(client, old, STOP_GRACE_S)
-        svc.env = dict(env)
-        container = _create(client, state, name)
+        envstore.keep(state, name, whole)
+        container = _create(client, state, name, whole.full)
         svc.container_id = container.id
         state.save()
         _wait(container, health_probe(svc), deadline_s, 0.25, name)
@@ -312,12 +321,12 @@ def _labels(state: StackState) -> dict[str, str]:
     return {containers.LABEL_RUN: state.run_dir, containers.LABEL_HOST: containers.machine_id()}
 
 
-def _create(client: Any, state: StackState, name: str) -> Any:
-    """Create and start a service's container; a port published before is asked for again."""
+def _create(client: Any, state: StackState, name: str, env: dict[str, str]) -> Any:
+    """Create and start a service's container with `env`; a port published before is asked for again."""
     svc = state.services[name]
     ports = {f"{inner}/tcp": (state.published_on, outer or None) for inner, outer in svc.ports.items()}
     try:
-        container = _run(client, state, name, svc.image or "", svc.command, svc.env or {}, ports,
+        container = _run(client, state, name, svc.image or "", svc.command, env, ports,
                          **(svc.limits or {}))
     except containers.errors().APIError as exc:
         raise StackStartError(f"could not start a container for {name!r}: {exc.explanation or exc}") from None

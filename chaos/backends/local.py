@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from chaos.backends import envstore
 from chaos.backends.base import (
     BROKER_START_S,
     BROKER_STOP_GRACE_S,
@@ -111,8 +112,12 @@ class LocalBackend(Backend):
             cwd = stack.path.resolve().parent
             if svc.working_dir:
                 cwd = cwd / svc.working_dir
-            svc_state.env, svc_state.cwd = self._environment(stack, name, svc, state), str(cwd)
-            svc_state.process = spawn(name, argv, svc_state.env, run_dir / "logs" / f"{name}.log", cwd=cwd)
+            # It inherits this command's environment, as a process started from this shell would;
+            # only its own part is recorded in stack.json (redacted), the whole kept for restarts.
+            env = envstore.Environment(inherited=dict(os.environ), own=self._environment(stack, name, svc, state))
+            envstore.keep(state, name, env)
+            svc_state.cwd = str(cwd)
+            svc_state.process = spawn(name, argv, env.full, run_dir / "logs" / f"{name}.log", cwd=cwd)
             deadline = health_deadline(svc, 30.0)
         svc_state.health_url = health_url(svc, svc_state)
         state.save()
@@ -131,7 +136,8 @@ class LocalBackend(Backend):
 
     @staticmethod
     def _environment(stack: Stack, name: str, svc: Service, state: StackState) -> dict[str, str]:
-        env = {**os.environ, **svc.env(), "PYTHONUNBUFFERED": "1", "CHAOSGATE_SERVICE": name}
+        """A service's own environment: what the compose file declares and what chaosgate sets."""
+        env = {**svc.env(), "PYTHONUNBUFFERED": "1", "CHAOSGATE_SERVICE": name}
         env[svc.x_chaosgate.port_env] = str(state.services[name].port)
         for service, link in stack.links():
             if service == name:
@@ -172,6 +178,7 @@ class LocalBackend(Backend):
             killed.append("toxiproxy")
         state.status = "down"
         state.save()
+        envstore.discard(state)
         return killed
 
     # --- what faults need -----------------------------------------------------------------------
@@ -188,15 +195,17 @@ class LocalBackend(Backend):
             return  # the stack is gone: nothing to bring back
         if is_alive(svc.process):
             return  # restarted already, or the kill never landed
-        _spawn_and_wait(state, name, svc.env, deadline_s)
+        _spawn_and_wait(state, name, envstore.resolve(state, name), deadline_s)
 
-    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = RESTART_DEADLINE_S) -> None:
-        """Stop a service and start it again with `env` (a configuration swap or its undo)."""
+    def respawn(self, run_dir: Path, name: str, env: dict[str, str], deadline_s: float = RESTART_DEADLINE_S,
+                basis: str | None = None) -> None:
+        """Stop a service and start it again with `env` (a configuration swap or its undo; see Backend.respawn)."""
         state = StackState.load(run_dir)
         svc = state.services[name]
+        whole = envstore.resolve(state, name, env, basis)  # before the stop: nothing to wait for if it cannot be
         if svc.process is not None:
             stop_group(svc.process, STOP_GRACE_S)
-        _spawn_and_wait(state, name, env, deadline_s)
+        _spawn_and_wait(state, name, whole, deadline_s)
 
 
 def _process_state(record: ProcessRecord | None) -> str:
@@ -214,11 +223,11 @@ def _process_state(record: ProcessRecord | None) -> str:
     return "paused" if stopped else "running"
 
 
-def _spawn_and_wait(state: StackState, name: str, env: dict[str, str], deadline_s: float) -> None:
+def _spawn_and_wait(state: StackState, name: str, env: envstore.Environment, deadline_s: float) -> None:
     svc = state.services[name]
     assert svc.process is not None
-    svc.env = dict(env)
-    svc.process = spawn(name, svc.process.argv, svc.env, Path(svc.process.log), cwd=Path(svc.cwd or "."))
+    envstore.keep(state, name, env)
+    svc.process = spawn(name, svc.process.argv, env.full, Path(svc.process.log), cwd=Path(svc.cwd or "."))
     state.save()
     record = svc.process
     try:

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from chaos.backends.envstore import redact
 from chaos.util.procs import ProcessRecord
 
 STATE_FILE = "stack.json"
@@ -32,12 +33,19 @@ class ServiceState(BaseModel):
     engine: str | None = Field(None, description="docker backend: the engine its container runs on")
     health_url: str | None = None
     pool: str | None = None
-    env: dict[str, str] | None = Field(None, description="what a local process was started with, for restarts")
+    env: dict[str, str] | None = Field(None, description="its own environment: what the compose file declares and "
+                                                      "chaosgate sets, secret-looking values masked (never what "
+                                                      "it inherits; see chaos.backends.envstore)")
+    env_id: str | None = Field(None, description="the name of its whole environment in the stack's env_store")
     cwd: str | None = None
     image: str | None = Field(None, description="docker backend: what a restart runs again")
     command: list[str] | None = None
     limits: dict[str, int | str] | None = Field(None, description="docker backend: resource arguments")
     healthy_after_s: float | None = None
+
+    @field_serializer("env")
+    def _redacted_env(self, env: dict[str, str] | None) -> dict[str, str] | None:
+        return None if env is None else redact(env)  # whoever set it: nothing secret is written down
 
     @property
     def port(self) -> int | None:
@@ -75,7 +83,10 @@ class StackState(BaseModel):
     run_dir: str
     status: Literal["starting", "up", "stopping", "down", "failed"] = "starting"
     started_at: float = Field(default_factory=time.time)
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, str] = Field(default_factory=dict, description="the variables the compose file used, "
+                                                                         "secret-looking values masked")
+    env_store: str | None = Field(None, description="the private directory, outside the run directory, that keeps "
+                                                    "each service's whole environment for restarts (removed by down)")
     toxiproxy: ProcessRecord | None = None
     toxiproxy_container: str | None = None
     toxiproxy_url: str | None = None
@@ -85,6 +96,10 @@ class StackState(BaseModel):
     published_on: str = Field("127.0.0.1", description="docker backend: the engine-side address of published ports")
     services: dict[str, ServiceState] = Field(default_factory=dict)
     links: list[LinkState] = Field(default_factory=list)
+
+    @field_serializer("variables")
+    def _redacted_variables(self, variables: dict[str, str]) -> dict[str, str]:
+        return redact(variables)
 
     def save(self) -> None:
         """Write atomically: a reader never sees half a file, a crash never leaves one."""
