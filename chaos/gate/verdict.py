@@ -31,7 +31,7 @@ from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.observations import observe
 from chaos.measure.result import BlastRadius, RunResult, load_result
 from chaos.measure.sli import SLIValue
-from chaos.measure.stats import Counts, Decision, compare
+from chaos.measure.stats import Counts, Decision, Method, compare
 from chaos.spec.surfaces import SLIDef, SLIRef, Surface
 
 Verdict = Literal["PASS", "WARN", "FAIL", "INCONCLUSIVE"]
@@ -39,6 +39,9 @@ Side = Literal["baseline", "candidate"]
 EXIT = {"PASS": 0, "WARN": 0, "FAIL": 1, "INCONCLUSIVE": 2}
 
 
+#: The statistics the gate judges with: independent windows until a degradation that grows during
+#: the fault phase no longer reads as dependence to the time-series method (docs/guides/gate.md).
+GATE_METHOD: Method = "independent"
 #: How a criterion reads when fail-fast stopped the gate before its runs.
 NOT_RUN_EARLY = "not run (the gate stopped early)"
 
@@ -260,7 +263,7 @@ def compare_criterion(policy: LoadedPolicy, crit: Criterion, p: PlannedExperimen
     rule = crit.vs_baseline
     assert rule is not None, "only a vs_baseline criterion is compared"
     return compare(b, c, better=better, relative=rule.allowed, floor=rule.floor,
-                   alpha=alpha, min_samples=crit.min_samples, seed=seed)
+                   alpha=alpha, min_samples=crit.min_samples, seed=seed, method=GATE_METHOD)
 
 
 # --- the criteria ------------------------------------------------------------------------------------

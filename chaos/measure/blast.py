@@ -71,7 +71,7 @@ def judge(tl: Timeline, sli, source: str, baseline: tuple[float, float], fault: 
     """Degraded (True), not shown degraded (False) or unknown (None), and how it was decided."""
     d = compare(observe(tl, sli, source, *baseline, window_s), observe(tl, sli, source, *fault, window_s),
                 better=sli.better, relative=sli.tolerance_pct / 100.0, floor=sli.tolerance, alpha=alpha,
-                min_samples=MIN_SAMPLES)
+                min_samples=MIN_SAMPLES, method="independent")  # as the gate does (see GATE_METHOD)
     degraded = {"FAIL": True, "PASS": False}.get(d.verdict, None if d.effect is None else False)
     return degraded, f"{d.method}: {d.reason}"
 

@@ -60,6 +60,13 @@ class Counts(BaseModel):
         return self.good / self.total if self.total else None
 
 
+#: time-series: the default, described above. independent: the windows taken as independent (a BCa
+#: bootstrap of the difference of means, seeded; counts pooled, Newcomb), chaosgate's method before
+#: the time-series one; the gate and the blast radius still use it (see docs/guides/gate.md: a
+#: degradation that grows during the fault phase reads as dependence to the time-series method).
+Method = Literal["time-series", "independent"]
+#: Bootstrap resamples of the independent method: stable 99.9% tails at a gate's sample sizes.
+RESAMPLES = 4000
 Values = Sequence[float]
 Windows = Sequence[Counts]
 Observations = Counts | Values | Windows | Sequence[Values] | Sequence[Windows]
@@ -133,7 +140,7 @@ def _side(obs: Observations) -> _Side:
 
 def compare(baseline: Observations, candidate: Observations, *, better: Literal["higher", "lower"],
             relative: float = 0.0, floor: float = 0.0, alpha: float = 0.05, min_samples: int = 10,
-            seed: int = 0) -> Decision:
+            seed: int = 0, method: Method = "time-series") -> Decision:
     """Decide whether `candidate` is worse than `baseline` by more than is allowed (see module doc)."""
     b, c = _side(baseline), _side(candidate)
     if b.kind != c.kind:
@@ -153,7 +160,14 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
         base.reason = f"too few samples: {side} has {min(nb, nc):g}, at least {min_samples} are needed{missing}"
         return base
     sign = 1.0 if better == "lower" else -1.0  # worse = sign x (candidate - baseline)
-    est = _pooled(b, c, alpha) if kind == "pooled" else _estimate(b, c, kind, alpha)
+    if method == "independent" and kind == "windows":
+        b, c, kind = _pooled_side(b), _pooled_side(c), "pooled"
+    if kind == "pooled":
+        est = _pooled(b, c, alpha)
+    elif method == "independent":
+        est = _independent(b, c, alpha, seed)
+    else:
+        est = _estimate(b, c, kind, alpha)
     worse_lo, worse_hi = sorted(est.worse(sign))
     effect = est.worse_point(sign) + 0.0  # + 0.0: no "-0" in a reader's face
     allowed = allowed_change(est.b, relative, floor)
@@ -304,3 +318,41 @@ def _by_runs(s: _Side, kind: str, log: bool) -> MeanVariance:
         p = (good + 2) / (total + 4)
         var = max(var, p * (1 - p) / total)
     return MeanVariance(mean=float(np.mean(per_run)), variance=var, n=k, n_eff=float(k), lag1=0.0)
+
+
+def _pooled_side(s: _Side) -> _Side:
+    """Every window's counts summed: the independent method's pooled events."""
+    windows = [w for run in s.counts for w in run]
+    pooled = Counts(good=sum(w.good for w in windows), total=sum(w.total for w in windows))
+    return _Side(kind="pooled", pooled=pooled, left_out=s.left_out)
+
+
+def _independent(b: _Side, c: _Side, alpha: float, seed: int) -> _Estimate:
+    """Difference of means with the windows taken as independent: a seeded BCa bootstrap."""
+    xb, xc = [x for run in b.runs for x in run], [x for run in c.runs for x in run]
+    lo, hi = _bootstrap_interval(xb, xc, alpha, seed)
+    return _Estimate(b=sum(xb) / len(xb), c=sum(xc) / len(xc), lo=lo, hi=hi,
+                     method="difference of means of per-window values taken as independent, BCa bootstrap")
+
+
+def _bootstrap_interval(baseline: list[float], candidate: list[float], alpha: float,
+                        seed: int) -> tuple[float, float]:
+    """Interval of mean(candidate) - mean(baseline); exact when both samples are constant."""
+    if len(set(baseline)) == 1 and len(set(candidate)) == 1:
+        d = candidate[0] - baseline[0]
+        return d, d  # no variation at all: the difference is known (and deterministic)
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    def diff(c, b, axis=-1):
+        return np.mean(c, axis=axis) - np.mean(b, axis=axis)
+
+    data = (np.asarray(candidate, dtype=float), np.asarray(baseline, dtype=float))
+    res = bootstrap(data, diff, vectorized=True, paired=False, confidence_level=1 - alpha,
+                    n_resamples=RESAMPLES, method="BCa", rng=np.random.default_rng(seed))
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if math.isnan(lo) or math.isnan(hi):  # BCa needs variation in the jackknife; fall back
+        res = bootstrap(data, diff, vectorized=True, paired=False, confidence_level=1 - alpha,
+                        n_resamples=RESAMPLES, method="percentile", rng=np.random.default_rng(seed))
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return lo, hi

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaos import backends
+from chaos.backends.envstore import redact
 from chaos.backends.state import StackState
 from chaos.errors import ChaosgateError
 from chaos.faults import Fault, FaultContext
@@ -72,7 +73,7 @@ class Engine:
         self.run_id = new_id()
         self.run_dir = new_dir(out_dir, RUNS, self.spec.name, self.run_id)
         self.result = RunResult(experiment=self.spec.name, file=str(exp.path), run_id=self.run_id,
-                                run_dir=str(self.run_dir), variables=exp.stack.variables)
+                                run_dir=str(self.run_dir), variables=redact(exp.stack.variables))
         self.faults = [FaultRecord(type=f.type, targets=t) for f, t in zip(self.spec.faults, exp.targets)]
         self.result.faults = self.faults
         self.probes: dict[int, Probe] = {}  # by fault index, while the fault is in place

@@ -167,3 +167,14 @@ def test_an_interval_too_wide_to_exponentiate_is_infinite_not_an_error() -> None
     base = [1.0, 1e300, 1.0, 1e-300, 1.0, 1e300, 1e-300, 1.0, 1e300, 1.0]
     d = compare(base, list(reversed(base)), better="lower", relative=0.1, min_samples=5)
     assert d.verdict == "INCONCLUSIVE" and d.scale == "log"
+
+
+def test_a_degradation_that_grows_during_the_phase_is_seen_by_the_independent_method_only() -> None:
+    # The known limit of the time-series method, and why the gate still judges with "independent":
+    # a fault phase that degrades step by step reads as a strongly dependent series.
+    base = [Counts(good=10, total=10)] * 9
+    fault = [Counts(good=10, total=10)] * 8 + [Counts(good=2, total=10)] * 17
+    ts = compare(base, fault, better="higher", floor=0.02, alpha=0.0042, min_samples=5)
+    ind = compare(base, fault, better="higher", floor=0.02, alpha=0.0042, min_samples=5, method="independent")
+    assert ts.verdict == "INCONCLUSIVE" and ind.verdict == "FAIL", (ts, ind)
+    assert "Newcomb" in ind.method
