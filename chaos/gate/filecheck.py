@@ -8,7 +8,6 @@ with, so what `validate` accepts is what `run` and `gate` accept. Nothing is sta
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,7 +157,7 @@ def _experiments_behind(path: Path, variables: dict[str, str]) -> list[InputErro
     load_policy stops at the policy's own problems (it cannot plan without a policy); the
     experiments it names are still checked here, with the baseline set, so that one pass reports
     theirs too. The criteria's references to them are checked once the policy fits."""
-    from chaos.gate.policy import ExperimentRef, GatePolicy
+    from chaos.gate.policy import GatePolicy, experiment_files
 
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
@@ -167,11 +166,7 @@ def _experiments_behind(path: Path, variables: dict[str, str]) -> list[InputErro
     if spec is None:
         return []
     found: list[InputError] = []
-    for i, ref in enumerate(spec.experiments):
-        ref = ExperimentRef(file=ref) if isinstance(ref, str) else ref
-        files = sorted(glob.glob(str(path.parent / ref.file)))
-        if not files:
-            found.append(view.error(["experiments", i], f"no experiment file matches {ref.file!r}"))
+    for _, ref, files in experiment_files(path, spec, view, found):
         for file in files:
             exp_vars = {**variables, **{ref.rename.get(k, k): v for k, v in spec.baseline.items()}}
             try:

@@ -222,6 +222,20 @@ class LoadedPolicy(BaseModel):
     candidate: dict[str, str]
 
 
+def experiment_files(path: Path, spec: GatePolicy, doc: YamlDocument,
+                     problems: list[InputError]) -> list[tuple[int, ExperimentRef, list[Path]]]:
+    """Each experiment reference of a policy at `path`, with the files its pattern matches; a
+    pattern that matches nothing is a problem at its line."""
+    found = []
+    for i, entry in enumerate(spec.experiments):
+        ref = ExperimentRef(file=entry) if isinstance(entry, str) else entry
+        files = [Path(f) for f in sorted(glob.glob(str(path.parent / ref.file)))]
+        if not files:
+            problems.append(doc.error(["experiments", i], f"no experiment file matches {ref.file!r}"))
+        found.append((i, ref, files))
+    return found
+
+
 def load_policy(path: Path | str, candidate: dict[str, str] | None = None, baseline: dict[str, str] | None = None,
                 overrides: dict[str, str] | None = None, backend: str | None = None,
                 only: list[str] | None = None) -> LoadedPolicy:
@@ -236,13 +250,9 @@ def load_policy(path: Path | str, candidate: dict[str, str] | None = None, basel
     cand_vars = {**spec.candidate, **(candidate or {})}
     problems: list[InputError] = []
     planned = []
-    for i, ref in enumerate(spec.experiments):
-        ref = ExperimentRef(file=ref) if isinstance(ref, str) else ref
-        files = sorted(glob.glob(str(path.parent / ref.file)))
-        if not files:
-            problems.append(doc.error(["experiments", i], f"no experiment file matches {ref.file!r}"))
+    for i, ref, files in experiment_files(path, spec, doc, problems):
         for file in files:
-            planned += _plan(doc, i, Path(file), ref, base_vars, cand_vars, overrides or {}, backend or spec.backend,
+            planned += _plan(doc, i, file, ref, base_vars, cand_vars, overrides or {}, backend or spec.backend,
                              problems)
     if only:
         planned = [p for p in planned if any(fnmatch.fnmatchcase(p.name, g) for g in only)]
