@@ -18,6 +18,8 @@ from chaos.backends.state import ServiceState
 from chaos.components.rabbitmq import ManagementClient
 from chaos.components.toxiproxy import ToxiproxyClient
 from chaos.errors import InfraError
+from chaos.faults.broker import CloseConnections, RestoreLimit
+from chaos.faults.network import RemoveToxic
 from chaos.measure.metrics.sources import SourceError, prometheus
 from chaos.run.journal import Journal
 from chaos.run.reconcile import rollback_journal
@@ -179,8 +181,7 @@ def test_a_toxiproxy_api_that_answers_badly_gives_a_clear_error_and_rollback_sti
     assert url in str(err.value) or "toxiproxy" in str(err.value)
     journal = Journal(tmp_path)
     for i in range(2):
-        entry = journal.intend("network.latency", f"link-{i}", {"kind": "toxiproxy.remove_toxic", "url": url,
-                                                                 "proxy": f"link-{i}", "toxic": "t"})
+        entry = journal.intend("network.latency", f"link-{i}", RemoveToxic(url=url, proxy=f"link-{i}", toxic="t"))
         journal.mark(entry, "injected")
     failures = rollback_journal(journal)
     assert len(failures) == 2, "every entry was tried, though the first failed"
@@ -197,8 +198,8 @@ def test_a_rabbitmq_api_that_answers_badly_gives_a_clear_error_and_rollback_stil
         ManagementClient(url).connections()
     assert url in str(err.value)
     journal = Journal(tmp_path)
-    for undo in ({"kind": "broker.restore_limit", "management": url, "vhost": "/", "previous": None},
-                 {"kind": "broker.close_connections", "management": url, "name": "chaosgate-hold-x-0"}):
+    for undo in (RestoreLimit(management=url, vhost="/", previous=None),
+                 CloseConnections(management=url, name="chaosgate-hold-x-0")):
         journal.mark(journal.intend("broker.fault", "broker", undo), "injected")
     failures = rollback_journal(journal)
     assert len(failures) == 2 and all(url in f for f in failures), failures
