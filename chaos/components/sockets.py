@@ -9,6 +9,8 @@ remote one. psutil lists only the caller's own namespace, hence /proc.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -49,14 +51,18 @@ def of_process(pid: int) -> list[Socket]:
     return rows
 
 
-def of_container(container: Any, local_engine: bool) -> list[Socket]:
-    """The socket table of a container's namespace: through /proc on this machine's engine, by
-    `cat` inside the container on a remote one."""
+def reader_of_container(container: Any, local_engine: bool) -> Callable[[], list[Socket]]:
+    """What reads a container's socket table: through /proc on this machine's engine (its init pid
+    looked up once: the reader runs four times a second), by `cat` inside it on a remote one."""
     if local_engine:
         container.reload()
-        pid = container.attrs.get("State", {}).get("Pid") or 0
+        pid = int(container.attrs.get("State", {}).get("Pid") or 0)
         if pid:
-            return of_process(int(pid))
+            return functools.partial(of_process, pid)
+    return functools.partial(_cat_tables, container)
+
+
+def _cat_tables(container: Any) -> list[Socket]:
     code, out = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], demux=False)
     if code not in (0, 1):  # 1: one of the two files missing (no IPv6), the other was printed
         raise OSError(f"cannot read the socket table of container {container.name}: exit {code}")

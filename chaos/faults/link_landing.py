@@ -41,8 +41,7 @@ def socket_reader(ctx: FaultContext) -> Callable[[], list[sockets.Socket]] | Non
         container = containers.lookup(state.toxiproxy_container, state.engine)
         if container is None:
             return None
-        local = containers.remote_host(state.engine or "") is None
-        return lambda: sockets.of_container(container, local)
+        return sockets.reader_of_container(container, containers.remote_host(state.engine or "") is None)
     return None
 
 

@@ -208,10 +208,10 @@ def test_a_hang_holds_a_dependency_that_closes_after_answering(mini, tmp_path: P
         assert _closes_after_answering(mini), "echo now closes the connection after answering"
         one, _, probe = watched(mini, tmp_path / "one", {"type": "network.timeout", "link": "front->echo",
                                                          "timeout_ms": 0, "stream": "downstream"})
-        start = time.monotonic()
-        with pytest.raises(requests.exceptions.ConnectionError):
+        with pytest.raises(requests.exceptions.ConnectionError) as ended:
             echo_via_proxy(mini, timeout=3.0)
-        assert time.monotonic() - start < 2.0, "the close passed through: the call ended at once"
+        # Closed, not timed out: the close passed through and the caller was never held.
+        assert not isinstance(ended.value, requests.exceptions.Timeout), ended.value
         landed = landing(probe, 0.5)
         assert landed.landed is False and "calls were closed, not held" in landed.summary(), landed.summary()
         undo_and_verify(one)
