@@ -43,10 +43,16 @@ def _counter_name(name: str) -> str:
 
 class _Counter:
     """The series of one counter that match a selector, read once for a span of time: the increase
-    over any window in it (resets handled; a series new in the window starts at 0)."""
+    over any window in it (resets handled; a series new in the window starts at 0).
 
-    def __init__(self, rows: list[tuple[float, dict[str, str], float]], sel: Selector):
+    A series already there at the source's first read (`first_read`) has an unknown past — on a
+    reused stack, every earlier run's events: it counts from that first value, not from 0, or the
+    first window would show the whole past as a spike."""
+
+    def __init__(self, rows: list[tuple[float, dict[str, str], float]], sel: Selector,
+                 first_read: float | None = None):
         self._times = [t for t, _, _ in rows]  # every row of the metric, matching or not
+        self._first_read = first_read
         series: dict[str, tuple[list[float], list[float], list[int]]] = {}
         for i, (t, labels, v) in enumerate(rows):
             if sel.matches(labels):
@@ -69,11 +75,12 @@ class _Counter:
             inside = bisect.bisect_right(times, t0)
             end = bisect.bisect_right(times, t1)
             if first < end:  # a row in [lo, t1]: summed in the order the series first appear there
-                seen.append((order[first], values, first, inside, end))
+                known = self._first_read is not None and times[first] <= self._first_read
+                seen.append((order[first], values, first, inside, end, known))
         seen.sort(key=lambda s: s[0])
         total = 0.0
-        for _, values, first, inside, end in seen:
-            prev = values[inside - 1] if inside > first else 0.0
+        for _, values, first, inside, end, known in seen:
+            prev = values[inside - 1] if inside > first else (values[first] if known else 0.0)
             for v in values[inside:end]:
                 total += v - prev if v >= prev else v  # a drop is a counter reset
                 prev = v
@@ -82,7 +89,7 @@ class _Counter:
 
 def _read_counter(tl: Timeline, source: str, sel: Selector, t0: float, t1: float) -> _Counter:
     """A counter read for windows within [t0, t1]."""
-    return _Counter(tl.series(source, _counter_name(sel.name), t0 - LOOKBACK_S, t1), sel)
+    return _Counter(tl.series(source, _counter_name(sel.name), t0 - LOOKBACK_S, t1), sel, tl.first_read(source))
 
 
 def counter_delta(tl: Timeline, source: str, sel: Selector, t0: float, t1: float) -> float | None:
@@ -96,15 +103,16 @@ def counter_delta(tl: Timeline, source: str, sel: Selector, t0: float, t1: float
 class _Histogram:
     """A histogram's matching buckets, read once: their increases over any window, by bound."""
 
-    def __init__(self, rows: list[tuple[float, dict[str, str], float]], sel: Selector):
-        seen: dict[float, list[float]] = {}  # bound -> times of its rows
-        for t, labels, _ in rows:
-            if "le" in labels and sel.matches(labels):
-                seen.setdefault(float(labels["le"]), []).append(t)
-        self._seen = {le: seen[le] for le in sorted(seen)}
-        self._counters = {le: _Counter(rows, Selector(name=sel.name + "_bucket", equal={**sel.equal, "le": _le_text(le)},
-                                                      not_equal=sel.not_equal))
-                          for le in self._seen}
+    def __init__(self, rows: list[tuple[float, dict[str, str], float]], sel: Selector,
+                 first_read: float | None = None):
+        by_bound: dict[float, list[tuple[float, dict[str, str], float]]] = {}
+        for row in rows:
+            # Bounds are grouped by value: le="1", "1.0" and "1e0" are one bucket, whatever the exporter wrote.
+            if "le" in row[1] and sel.matches(row[1]):
+                by_bound.setdefault(float(row[1]["le"]), []).append(row)
+        self._seen = {le: [t for t, _, _ in by_bound[le]] for le in sorted(by_bound)}
+        every = Selector(name=sel.name + "_bucket")
+        self._counters = {le: _Counter(by_bound[le], every, first_read) for le in self._seen}
 
     def buckets(self, t0: float, t1: float) -> dict[float, float]:
         """Cumulative counts by bound over (t0, t1], of the bounds with a row in the counter lookback."""
@@ -115,10 +123,6 @@ class _Histogram:
             if i < len(times) and times[i] <= t1:
                 out[le] = self._counters[le].delta(t0, t1) or 0.0
         return out
-
-
-def _le_text(le: float) -> str:
-    return "+Inf" if math.isinf(le) else repr(float(le))
 
 
 def quantile(buckets: dict[float, float], q: float) -> float | None:
@@ -184,7 +188,8 @@ def _reader(tl: Timeline, sli: SLIDef, source: str, lo: float, hi: float) -> Cal
         return ratio
     if isinstance(sli, QuantileSLI):
         sel = Selector.parse(sli.histogram)
-        histogram = _Histogram(tl.series(source, sel.name + "_bucket", lo - LOOKBACK_S, hi), sel)
+        histogram = _Histogram(tl.series(source, sel.name + "_bucket", lo - LOOKBACK_S, hi), sel,
+                               tl.first_read(source))
 
         def latency(t0: float, t1: float) -> SLIValue:
             buckets = histogram.buckets(t0, t1)

@@ -35,6 +35,23 @@ def test_counter_delta_handles_resets_and_series_born_mid_window(tmp_path: Path)
     assert counter_delta(tl, "other", Selector.parse("c"), 0, 3) is None
 
 
+def test_a_counter_already_there_at_the_first_read_counts_from_its_value_not_zero(tmp_path: Path) -> None:
+    # A reused stack: the first read sees every earlier run's 500 events. Counting them from 0
+    # would draw the whole past as a spike in the first window; a series born later still starts at 0.
+    tl = _timeline(tmp_path, [(10, {"k": "a"}, 500), (11, {"k": "a"}, 505), (11, {"k": "b"}, 3)])
+    assert counter_delta(tl, "s", Selector.parse('c{k="a"}'), 9, 11) == 5
+    assert counter_delta(tl, "s", Selector.parse('c{k="b"}'), 9, 11) == 3
+
+
+def test_histogram_bounds_match_by_value_whatever_their_text(tmp_path: Path) -> None:
+    tl = Timeline(tmp_path)
+    for t, counts in ((0, (0, 0, 0)), (1, (10, 20, 20))):
+        tl.add(Sample(t=t, source="s", name="h_bucket", labels={"le": le}, value=c)
+               for le, c in zip(("0.5", "1", "+Inf"), counts))  # "1", as Go and Java clients write it
+    v = evaluate(tl, QuantileSLI(kind="quantile", histogram="h", q=0.75), "s", 0, 1)
+    assert v.value == pytest.approx(0.5 + 0.5 * (15 - 10) / 10) and v.n == 20
+
+
 def test_ratio_without_events_is_missing_not_zero(tmp_path: Path) -> None:
     tl = _timeline(tmp_path, [(0, {"s": "ok"}, 1), (1, {"s": "ok"}, 1)])
     v = evaluate(tl, RatioSLI(kind="ratio", good='c_total{s="ok"}', total="c_total"), "s", 0.5, 1)

@@ -41,6 +41,7 @@ class Timeline:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()  # re-entered by the reads inside frozen()
+        self._first_reads: dict[str, float] = {}
 
     def add(self, samples: Iterable[Sample]) -> None:
         """Store a scrape's samples in one transaction."""
@@ -86,6 +87,18 @@ class Timeline:
                 "SELECT t, labels, value FROM samples WHERE source = ? AND name = ? AND t >= ? AND t <= ? ORDER BY t",
                 (source, name, t0, t1)).fetchall()
         return [(t, json.loads(labels), v) for t, labels, v in rows]
+
+    def first_read(self, source: str) -> float | None:
+        """When `source` was first read successfully, or None if it never was (kept once known: it
+        cannot change, and the query scans the source's rows)."""
+        cache = self._first_reads
+        if source not in cache:
+            with self._lock:
+                t = self._db.execute("SELECT MIN(t) FROM samples WHERE source = ?", (source,)).fetchone()[0]
+            if t is None:
+                return None
+            cache[source] = t
+        return cache[source]
 
     def scrape_times(self, source: str, t0: float, t1: float) -> list[float]:
         """Distinct times at which `source` was read successfully within [t0, t1]."""
