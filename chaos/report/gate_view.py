@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from chaos.gate.verdict import GateVerdict
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.result import load_plan, load_result
+from chaos.report.units import axis_label
 from chaos.report.views import Chart, Marker, Series, chart_times, generated_now, sli_series
 
 
@@ -50,7 +51,7 @@ def _gate_charts(verdict: GateVerdict) -> list[Chart]:
     wanted = {(c.experiment, c.sli, c.phase) for c in verdict.criteria if c.kind == "vs_baseline" and c.sli}
     # In the order of the references' text, as when they were strings.
     for n, (experiment, sli_ref, phase) in enumerate(sorted(wanted, key=lambda w: (w[0], str(w[1]), w[2]))):
-        series, xs = [], None
+        series, xs, y_label = [], None, ""
         for r in verdict.runs:
             if r.experiment != experiment or not r.run_dir:
                 continue
@@ -63,6 +64,7 @@ def _gate_charts(verdict: GateVerdict) -> list[Chart]:
             if found is None or phase not in result.phases or "fault" not in result.phases:
                 continue
             surface, sli = found
+            y_label = axis_label([sli])
             f0 = result.phases["fault"][0]
             t_end = max(p[1] for p in result.phases.values())
             times = chart_times(f0 - 10.0, t_end, plan.sample_interval)
@@ -79,6 +81,6 @@ def _gate_charts(verdict: GateVerdict) -> list[Chart]:
             aligned.append(Series(label=label, color="#1f77b4" if side == "baseline" else "#d62728",
                                   dash=side == "baseline", values=[lookup.get(x) for x in xs]))
         charts.append(Chart(id=f"gate-chart-{n}", title=f"{sli_ref} — {experiment}",
-                            x_label="seconds since the fault phase started", x=xs, series=aligned,
+                            x_label="seconds since the fault phase started", y_label=y_label, x=xs, series=aligned,
                             markers=[Marker(label="fault phase starts", t=0.0)]))
     return charts

@@ -12,6 +12,7 @@ from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.result import EXPERIMENT_COPY, RunPlan, RunResult, load_plan, load_result
 from chaos.report.radius_map import RadiusMap, layout
 from chaos.report.series import windowed
+from chaos.report.units import unit_groups
 from chaos.spec.surfaces import SLIDef
 
 #: Each point of a chart is the SLI over the window ending there (the blast radius's window).
@@ -43,6 +44,7 @@ class Chart(BaseModel):
     id: str
     title: str
     x_label: str
+    y_label: str = Field("", description="the unit every series is in: a chart draws SLIs of one unit only")
     x: list[float]
     series: list[Series]
     bands: list[Band] = Field(default_factory=list)
@@ -134,12 +136,17 @@ def run_view(run_dir: Path) -> RunView:
         times = chart_times(start, end, plan.sample_interval)
         bands = [Band(label=name, t0=t0 - start, t1=t1 - start) for name, (t0, t1) in result.phases.items()]
         markers = _markers(result, start)
-        for i, (name, surface) in enumerate(plan.surfaces.items()):
-            series = [Series(label=sli_name, color=COLORS[j % len(COLORS)],
-                             values=sli_series(tl, sli, sli.source or surface.services[0], times))
-                      for j, (sli_name, sli) in enumerate(surface.slis.items())]
-            charts.append(Chart(id=f"chart-{i}", title=name, x_label="seconds since the run started",
-                                x=[round(t - start, 3) for t in times], series=series, bands=bands, markers=markers))
+        x = [round(t - start, 3) for t in times]
+        for name, surface in plan.surfaces.items():
+            # One chart per unit: a share (0 to 1) and a p95 in seconds on one axis would read as one scale.
+            groups = unit_groups(surface.slis)
+            for group in groups:
+                series = [Series(label=sli_name, color=COLORS[j % len(COLORS)],
+                                 values=sli_series(tl, sli, sli.source or surface.services[0], times))
+                          for j, (sli_name, sli) in enumerate(group.slis)]
+                title = name if len(groups) == 1 else f"{name} — {group.label}"
+                charts.append(Chart(id=f"chart-{len(charts)}", title=title, x_label="seconds since the run started",
+                                    y_label=group.label, x=x, series=series, bands=bands, markers=markers))
     radius_map = None
     if plan is not None:
         radius_map = layout(plan.services, plan.links, {n: s.services for n, s in plan.surfaces.items()},

@@ -261,3 +261,63 @@ def test_chart_series_are_exactly_what_the_judge_evaluates(tmp_path: Path) -> No
             slow = [evaluate(tl, sli, "s", t - window, t).value for t in sorted(ends)]
             assert fast == slow, (sli.kind, window)
             assert any(v is None for v in slow) and any(v is not None for v in slow)
+
+
+
+def test_slis_are_grouped_by_unit_each_group_with_its_axis_label() -> None:
+    """SLIs share an axis only when they share a unit: all ratios; quantiles, gauges and rates per metric."""
+    from chaos.report.units import RATIO_LABEL, axis_label, unit_groups
+    from chaos.spec.surfaces import GaugeSLI, QuantileSLI, RateSLI, RatioSLI
+
+    p95 = QuantileSLI(kind="quantile", histogram='lat_seconds{route="/"}', q=0.95)
+    slis = {"success": RatioSLI(kind="ratio", good='req_total{code="ok"}', total="req_total"),
+            "p50": p95.model_copy(update={"q": 0.5}),
+            "errors": RatioSLI(kind="ratio", good='req_total{code="err"}', total="req_total"),
+            "p99.9": p95.model_copy(update={"q": 0.999}),
+            "depth": GaugeSLI(kind="gauge", metric="depth", agg="max"),
+            "rps": RateSLI(kind="rate", counter='req_total{code="ok"}'),
+            "size": QuantileSLI(kind="quantile", histogram="size", q=0.9)}
+    assert [(g.label, [name for name, _ in g.slis]) for g in unit_groups(slis)] == [
+        (RATIO_LABEL, ["success", "errors"]),
+        ("lat_seconds quantiles (seconds)", ["p50", "p99.9"]),
+        ("max of depth", ["depth"]),
+        ("req_total per second", ["rps"]),
+        ("p90 of size (in the histogram's unit)", ["size"])]
+    assert axis_label([p95]) == "p95 of lat_seconds (seconds)"
+    assert axis_label([GaugeSLI(kind="gauge", metric="q", agg="max"),
+                       GaugeSLI(kind="gauge", metric="q", agg="mean")]) == "q (max, mean)"
+
+
+def test_a_surface_with_a_ratio_and_a_p95_gets_two_charts_with_labelled_axes(tmp_path: Path) -> None:
+    """The reported bug: a ratio and a p95 in seconds drawn on one unlabelled axis. From a stored run
+    (plan, result, timeline; no stack), the view has a chart per unit, each axis saying its unit."""
+    from chaos.measure.metrics.timeline import Sample, Timeline
+    from chaos.measure.result import RunPlan, RunResult
+    from chaos.report.units import RATIO_LABEL
+    from chaos.report.views import run_view
+    from chaos.spec.surfaces import GaugeSLI, QuantileSLI, RatioSLI, Surface
+
+    tl = Timeline(tmp_path)
+    for i in range(30):
+        tl.add([Sample(t=100.0 + i, source="api", name="req_total", labels={"code": "ok"}, value=10.0 * i),
+                Sample(t=100.0 + i, source="api", name="req_total", labels={"code": "err"}, value=float(i)),
+                Sample(t=100.0 + i, source="api", name="depth", labels={}, value=float(i % 5))]
+               + [Sample(t=100.0 + i, source="api", name="lat_seconds_bucket", labels={"le": le}, value=n * i)
+                  for le, n in (("0.1", 5.0), ("1.0", 9.0), ("+Inf", 11.0))])
+    surfaces = {
+        "checkout": Surface(services=["api"], slis={
+            "success": RatioSLI(kind="ratio", good='req_total{code="ok"}', total="req_total"),
+            "p95": QuantileSLI(kind="quantile", histogram="lat_seconds", q=0.95)}),
+        "queue": Surface(services=["api"], slis={"depth": GaugeSLI(kind="gauge", metric="depth")})}
+    RunPlan(experiment="e", file="e.yaml", sha256="0", backend="local", chaosgate_version="0", sample_interval=1.0,
+            surfaces=surfaces, services=["api"], links=[], target_services=["api"], expected_radius=[]).save(tmp_path)
+    RunResult(experiment="e", file="e.yaml", run_id="r", run_dir=str(tmp_path), status="completed",
+              started_at=100.0, ended_at=130.0,
+              phases={"baseline": (100.0, 110.0), "fault": (110.0, 120.0), "recovery": (120.0, 129.0)}).save()
+
+    charts = run_view(tmp_path).charts
+    assert [(c.id, c.title, c.y_label, [s.label for s in c.series]) for c in charts] == [
+        ("chart-0", f"checkout — {RATIO_LABEL}", RATIO_LABEL, ["success"]),
+        ("chart-1", "checkout — p95 of lat_seconds (seconds)", "p95 of lat_seconds (seconds)", ["p95"]),
+        ("chart-2", "queue", "max of depth", ["depth"])]
+    assert all(any(v is not None for v in c.series[0].values) for c in charts), "each chart drew its data"
