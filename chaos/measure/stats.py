@@ -39,6 +39,7 @@ deterministic (`seed` is accepted for callers of earlier versions).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -162,12 +163,23 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
     sign = 1.0 if better == "lower" else -1.0  # worse = sign x (candidate - baseline)
     if method == "independent" and kind == "windows":
         b, c, kind = _pooled_side(b), _pooled_side(c), "pooled"
+    # Values are compared in units of their largest magnitude: 1e308 cannot overflow a sum, nor
+    # 1e-300 underflow a variance to an exact, falsely certain zero. Counts are bounded already.
+    # Logs need neither (and dividing would flush the smallest to 0).
+    log = method != "independent" and kind == "values" and _log_scale(b, c)
+    unit = _unit(b, c) if kind == "values" and not log else 1.0
+    if unit != 1.0:
+        b, c = _divided(b, unit), _divided(c, unit)
     if kind == "pooled":
         est = _pooled(b, c, alpha)
     elif method == "independent":
         est = _independent(b, c, alpha, seed)
     else:
-        est = _estimate(b, c, kind, alpha)
+        est = _estimate(b, c, kind, alpha, log)
+    est = est.times(unit)
+    if not all(math.isfinite(x) for x in (est.b, est.c)) or math.isnan(est.lo) or math.isnan(est.hi):
+        base.reason = f"cannot tell: the estimates are not finite numbers ({est.method}){missing}"
+        return base
     worse_lo, worse_hi = sorted(est.worse(sign))
     effect = est.worse_point(sign) + 0.0  # + 0.0: no "-0" in a reader's face
     allowed = allowed_change(est.b, relative, floor)
@@ -206,6 +218,13 @@ class _Estimate(BaseModel):
     scale: Literal["raw", "log"] = "raw"
     method: str
 
+    def times(self, unit: float) -> _Estimate:
+        """The estimate of values that were divided by `unit`, in their own units again."""
+        if unit == 1.0:
+            return self
+        k = 1.0 if self.scale == "log" else unit  # a log ratio has no unit
+        return self.model_copy(update=dict(b=self.b * unit, c=self.c * unit, lo=self.lo * k, hi=self.hi * k))
+
     def worse(self, sign: float) -> tuple[float, float]:
         """The interval of the worsening, in the SLI's units."""
         if self.scale == "log":  # lo/hi bound log(c/b): back to units as the baseline's share
@@ -232,13 +251,16 @@ def _pooled(b: _Side, c: _Side, alpha: float) -> _Estimate:
     return _Estimate(b=b.pooled.ratio, c=c.pooled.ratio, lo=float(lo), hi=float(hi), method=_METHODS["pooled"])
 
 
-def _estimate(b: _Side, c: _Side, kind: str, alpha: float) -> _Estimate:
+def _log_scale(b: _Side, c: _Side) -> bool:
+    """Values compared on the log scale: all positive, and not both sides constant (their
+    difference is known exactly, and exp(log(x)) would blur it in the last digit)."""
+    return _positive(b.runs + c.runs) and not _constant(b.runs) + _constant(c.runs) == 2
+
+
+def _estimate(b: _Side, c: _Side, kind: str, alpha: float, log: bool) -> _Estimate:
     """Either side's estimate and variance (per run, or as one series), then a Welch t interval."""
     from scipy.stats import t as student
 
-    # Constant sides are compared on the raw scale: their difference is known exactly, and exp(log(x))
-    # would blur it in the last digit.
-    log = kind == "values" and _positive(b.runs + c.runs) and not _constant(b.runs) + _constant(c.runs) == 2
     by_runs = min(_runs(b, kind), _runs(c, kind)) >= 2
     eb, ec = (_by_runs(s, kind, log) if by_runs else _one_series(s, kind, log) for s in (b, c))
     se = math.sqrt(eb.variance + ec.variance)
@@ -257,6 +279,15 @@ def _estimate(b: _Side, c: _Side, kind: str, alpha: float) -> _Estimate:
         return _Estimate(b=math.exp(eb.mean), c=math.exp(ec.mean), lo=diff - q * se, hi=diff + q * se, scale="log",
                          method=method)
     return _Estimate(b=eb.mean, c=ec.mean, lo=diff - q * se, hi=diff + q * se, method=method)
+
+
+def _unit(b: _Side, c: _Side) -> float:
+    """The largest magnitude among the values, or 1 when all are 0."""
+    return max((abs(x) for s in (b, c) for run in s.runs for x in run), default=0.0) or 1.0
+
+
+def _divided(s: _Side, unit: float) -> _Side:
+    return s.model_copy(update=dict(runs=[[x / unit for x in run] for run in s.runs]))
 
 
 def _runs(s: _Side, kind: str) -> int:
@@ -342,12 +373,23 @@ def _bootstrap_interval(baseline: list[float], candidate: list[float], alpha: fl
         d = candidate[0] - baseline[0]
         return d, d  # no variation at all: the difference is known (and deterministic)
     import numpy as np
-    from scipy.stats import bootstrap
 
     def diff(c, b, axis=-1):
         return np.mean(c, axis=axis) - np.mean(b, axis=axis)
 
     data = (np.asarray(candidate, dtype=float), np.asarray(baseline, dtype=float))
+    # BCa's jackknife degenerates on near-constant samples: scipy warns and returns NaN, which is
+    # handled below. A user sees chaosgate's words about it (the method), not scipy's warnings.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return _bca_or_percentile(data, diff, alpha, seed)
+
+
+def _bca_or_percentile(data, diff, alpha: float, seed: int) -> tuple[float, float]:
+    """BCa, or the percentile interval where BCa cannot be computed."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
     res = bootstrap(data, diff, vectorized=True, paired=False, confidence_level=1 - alpha,
                     n_resamples=RESAMPLES, method="BCa", rng=np.random.default_rng(seed))
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)

@@ -4,6 +4,7 @@ generated data (false-block and detection rates, with and without fail-fast look
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 # The documented import path (docs/architecture.md: the module lives in chaos.measure, re-exported here).
 from chaos.gate.stats import Counts, compare
@@ -178,3 +179,19 @@ def test_a_degradation_that_grows_during_the_phase_is_seen_by_the_independent_me
     ind = compare(base, fault, better="higher", floor=0.02, alpha=0.0042, min_samples=5, method="independent")
     assert ts.verdict == "INCONCLUSIVE" and ind.verdict == "FAIL", (ts, ind)
     assert "Newcomb" in ind.method
+
+
+@pytest.mark.parametrize("method", ["time-series", "independent"])
+def test_values_at_the_ends_of_the_float_range_neither_crash_nor_warn_nor_look_certain(method) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's and numpy's warnings must not reach a user
+        huge = compare([1e308] * 6, [1e308] * 6, better="lower", relative=0.1, min_samples=3, method=method)
+        assert huge.verdict == "PASS" and huge.effect == 0, huge
+        # (1e-300)^2 underflows to 0: without rescaling, a variance of exactly 0 read a tiny rise as certain.
+        tiny = compare([0.0] * 10, [0.0] * 9 + [1e-300], better="lower", min_samples=3, method=method)
+        assert tiny.verdict == "INCONCLUSIVE" and tiny.low is not None and tiny.low <= 0 < tiny.high, tiny
+        near_constant = compare([1.0] * 19 + [0.0], [1.0] * 20, better="higher", floor=0.1, min_samples=3,
+                                method=method)
+        assert near_constant.verdict in ("PASS", "INCONCLUSIVE"), near_constant
