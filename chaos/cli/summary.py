@@ -34,7 +34,11 @@ def print_summary(result: RunResult) -> None:
     console.print(table)
     if radius:
         contained = {True: "contained", False: "NOT contained", None: "unknown (missing data)"}[radius.contained]
-        console.print(f"blast radius: {', '.join(radius.radius) or 'none'} beyond target "
+        classes = {s.surface: s.classification for s in radius.surfaces}
+        changes = {s.surface: s.change() for s in radius.surfaces}
+        spread = ", ".join(f"{name} ({classes.get(name, '?')}{'; ' + changes[name] if changes.get(name) else ''})"
+                           for name in radius.radius) or "none"
+        console.print(f"blast radius (degraded surfaces other than the target's): {spread}; faulted "
                       f"{', '.join(radius.target_services)}; score {radius.score:g}; "
                       f"expected {', '.join(radius.expected) or 'none'}: {contained}")
     for line in result.missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Literal
@@ -65,6 +66,19 @@ class SurfaceImpact(BaseModel):
     degraded_s: float | None = Field(None, description="seconds of degraded windows from fault start on")
     time_to_recover_s: float | None = Field(None, description="after the fault ended; None if it did not")
     slis: list[SLIImpact] = Field(default_factory=list)
+
+    def change(self) -> str:
+        """How much worse, in words: the largest relative change, or from-to where the baseline
+        was 0 (no relative change exists) — never a bare DEGRADED."""
+        worst = [s for s in self.slis if s.degraded and s.baseline is not None and s.fault is not None]
+        finite = [s for s in worst if s.magnitude is not None and math.isfinite(s.magnitude) and s.magnitude > 0]
+        if finite:
+            top = max(finite, key=lambda s: s.magnitude or 0.0)
+            return f"{100 * (top.magnitude or 0.0):.0f}% worse ({top.sli})"
+        if worst:
+            top = worst[0]
+            return f"{top.sli} {top.baseline:.3g} -> {top.fault:.3g}"
+        return ""
 
 
 class BlastRadius(BaseModel):

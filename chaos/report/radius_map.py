@@ -72,10 +72,8 @@ def layout(services: list[str], links: list[tuple[str, str]], surfaces: dict[str
         if s is None or s.degraded is None:
             state, note = "unknown", f"unknown: too little data ({s.classification if s else 'not measured'})"
         elif s.degraded:
-            m = s.magnitude
-            # A baseline of zero has no relative change to show: the state is said without one.
-            change = f" {100 * m:.0f}%" if m is not None and math.isfinite(m) and m > 0 else ""
-            state, note = "degraded", f"DEGRADED{change} ({s.classification})"
+            change = s.change()
+            state, note = "degraded", f"DEGRADED{' ' + change if change else ''} ({s.classification})"
         else:
             state, note = "ok", f"ok ({s.classification})"
         nodes["surface:" + name] = Node(id="surface:" + name, label=name, note=note, kind="surface", state=state,

@@ -226,3 +226,17 @@ def test_many_windows_from_one_read_are_each_the_window_evaluate_gives(tmp_path:
             assert many == [evaluate(tl, sli, "s", t0, t1) for t0, t1 in windows], (sli, window)
             assert {v.value is None for v in many} == {True, False} or sli.kind == "rate", (sli, window)
     assert evaluate_windows(tl, slis[0], "s", []) == []
+
+
+def test_a_degraded_surface_always_says_how_much_even_from_a_zero_baseline() -> None:
+    from chaos.measure.result import SLIImpact, SurfaceImpact
+
+    def impact(*slis: SLIImpact) -> SurfaceImpact:
+        return SurfaceImpact(surface="email", classification="direct", degraded=True, slis=list(slis))
+
+    from_zero = SLIImpact(sli="bounce_share", baseline=0.0, fault=0.12, recovery=0.0, degraded=True,
+                          magnitude=float("inf"))
+    relative = SLIImpact(sli="p95_s", baseline=0.2, fault=0.5, recovery=0.2, degraded=True, magnitude=1.5)
+    assert impact(from_zero).change() == "bounce_share 0 -> 0.12"
+    assert impact(from_zero, relative).change() == "150% worse (p95_s)"
+    assert impact(SLIImpact(sli="x", baseline=1, fault=1, recovery=1, degraded=False)).change() == ""
