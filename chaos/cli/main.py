@@ -284,8 +284,11 @@ def _print_verdict(v) -> None:
     from chaos.gate.outputs import MEANING
 
     print(f"gate {v.policy}: {v.verdict} — {MEANING[v.verdict]} (exit {v.exit_code})")
-    for reason in v.reasons:
+    lead, folded = v.split_reasons()
+    for reason in lead:
         print(f"  {reason}")
+    if folded:  # criteria never judged: one line, not a bullet each (summary.md lists them)
+        print(f"  and {len(folded)} more not judged: the gate stopped early (listed in summary.md)")
     print("criteria:")
     for c in v.criteria:
         print(f"  {c.verdict:<12} {c.criterion} [{c.experiment}]{' (critical)' if c.critical else ''}")

@@ -156,8 +156,13 @@ class Gate:
                 if d.verdict == "FAIL":
                     self.record.looks.append(Look(criterion=crit.name, experiment=p.name, run_dir=run_dir,
                                                   at=at, look=k, of=of))
-                    self.record.stopped_early = (f"fail-fast: {crit.name!r} failed in {p.name} at look {k} of {of}, "
-                                                 f"{at - t0:.1f}s into the candidate's fault phase")
+                    # Timed from the injection, which comes after the phase starts; the look judges
+                    # the data up to `at`, which lags the clock by the settling time.
+                    injected = min((f.injected_at for f in engine.result.faults if f.injected_at), default=t0)
+                    self.record.stopped_early = (
+                        f"fail-fast: {crit.name!r} failed in {p.name} at look {k} of {of}, "
+                        f"{now - injected:.1f}s after the candidate's fault was injected "
+                        f"(judged on its data up to {max(at - injected, 0.0):.1f}s)")
                     gr.stopped_by_gate = True
                     self._save()
                     self.say(self.record.stopped_early)

@@ -307,7 +307,8 @@ def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: P
     look = next((lk for lk in record.looks if lk.criterion == crit.name and lk.experiment == p.name), None)
     if look is not None:
         d = compare_criterion(policy, crit, p, base, cand, look_alpha(policy, p), seed, (look.run_dir, look.at))
-        rule = f"fail-fast look {look.look} of {look.of}: the interval is wholly beyond the allowed change"
+        rule = (f"fail-fast look {look.look} of {look.of}: the interval is wholly beyond the allowed change"
+                + _look_span(look, cand, crit.phase))
     else:
         d = compare_criterion(policy, crit, p, base, cand, final_alpha(policy, record.fail_fast), seed)
         rule = {"FAIL": "the interval is wholly beyond the allowed change",
@@ -326,6 +327,17 @@ def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: P
         if d.high > d.allowed - warn_amount(crit.warn_band, d.allowed):
             v.verdict, v.rule = "WARN", f"PASS, but the interval reaches into the warn band ({crit.warn_band})"
     return v
+
+
+def _look_span(look: Look, cand: list[StoredRun], phase: str) -> str:
+    """Why the candidate's figure differs from its run report's: the look saw the phase only up to
+    its own time, the run report covers the phase until the abort."""
+    run = next((r for r in cand if r.gr.run_dir == look.run_dir and r.result is not None), None)
+    span = run.result.phases.get(phase) if run is not None and run.result is not None else None
+    if span is None:
+        return ""
+    return (f" (the candidate's figure covers the {phase} phase's first {max(look.at - span[0], 0.0):.1f}s, "
+            f"as the look saw it; its run report covers the phase until the abort, {span[1] - span[0]:.1f}s)")
 
 
 def _bound(crit: Criterion, p: PlannedExperiment, base: list[StoredRun], cand: list[StoredRun]) -> CriterionVerdict:
