@@ -31,6 +31,8 @@ def cmd_inject(args: argparse.Namespace, say) -> int:
     from chaos import gameday
 
     fault, doc = gameday.parse_fault(args.spec, args.file)
+    for field, message in fault.warnings():
+        say(f"warning: {doc.error([field], message)}")
     hold = _duration("--for", args.for_)
     state = gameday.running_stack(Path(args.out), args.stack)
     ids, targets = gameday.inject(state, fault, doc)

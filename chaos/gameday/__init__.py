@@ -20,6 +20,7 @@ from chaos.faults import FaultContext, names, union
 from chaos.faults.base import Fault, FaultError
 from chaos.run.journal import Entry, HandHeal, HandInject, Journal
 from chaos.run.reconcile import rollback_journal
+from chaos.spec.experiment import broker_problems
 from chaos.stack import Stack, load_stack
 from chaos.util.yamlsource import YamlDocument, load_yaml, parse_yaml, pydantic_errors
 
@@ -63,7 +64,7 @@ def parse_fault(text: str | None, file: str | None) -> tuple[Fault, YamlDocument
     try:
         return _FAULT.validate_python(doc.data), doc
     except ValidationError as exc:
-        raise pydantic_errors(doc, exc) from None
+        raise pydantic_errors(doc, exc, model=union()) from None  # the model: allowed keys in the message
 
 
 def targets_of(fault: Fault, doc: YamlDocument, stack: Stack, backend: str) -> list[str]:
@@ -75,6 +76,9 @@ def targets_of(fault: Fault, doc: YamlDocument, stack: Stack, backend: str) -> l
     why = fault.unsupported(backend)
     if why:
         raise doc.error(["type"], why)
+    problems = broker_problems(doc, [], fault, stack)
+    if problems:
+        raise problems[0]
     return targets
 
 

@@ -31,7 +31,7 @@ from chaos.errors import InputError, InputErrors
 from chaos.spec.experiment import LoadedExperiment, load_experiment
 from chaos.spec.surfaces import SLIRef
 from chaos.util.durations import DURATION_PART_TEXT, NUMBER_TEXT, Duration, parse_duration
-from chaos.util.yamlsource import YamlDocument, load_yaml, validated
+from chaos.util.yamlsource import YamlDocument, in_file_order, load_yaml, validate_all
 
 _SHARE = re.compile(rf" *({NUMBER_TEXT}) *% *")
 _NUMBER = re.compile(rf" *{NUMBER_TEXT} *")
@@ -245,10 +245,13 @@ def load_policy(path: Path | str, candidate: dict[str, str] | None = None, basel
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise InputError(path, "a gate policy is a mapping (name, experiments, criteria, …)", 1)
-    spec = validated(doc, GatePolicy, dict(os.environ), keep=["baseline", "candidate"])
+    # Every problem at once: a misspelt key in one criterion does not hide the references after it.
+    checked, doc, problems = validate_all(doc, GatePolicy, dict(os.environ), keep=["baseline", "candidate"])
+    if checked is None:
+        raise InputErrors(in_file_order(path, problems))
+    spec = checked
     base_vars = {**spec.baseline, **(baseline or {})}
     cand_vars = {**spec.candidate, **(candidate or {})}
-    problems: list[InputError] = []
     planned = []
     for i, ref, files in experiment_files(path, spec, doc, problems):
         for file in files:
@@ -267,7 +270,7 @@ def load_policy(path: Path | str, candidate: dict[str, str] | None = None, basel
     for dup in {n for n in crit_names if crit_names.count(n) > 1}:
         problems.append(doc.error(["criteria"], f"criterion {dup!r} is named twice (waivers and reports name them)"))
     if problems:
-        raise InputErrors(problems)
+        raise InputErrors(in_file_order(path, problems))
     return LoadedPolicy(path=path, spec=spec, experiments=planned, baseline=base_vars, candidate=cand_vars)
 
 

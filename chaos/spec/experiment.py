@@ -177,7 +177,7 @@ def load_experiment(path: Path | str, overrides: dict[str, str] | None = None,
             if why := fault.unsupported(spec.backend):
                 raise FaultError(f"{fault.type} on the {spec.backend} backend {why}", "type")
             targets.append(fault.resolve(stack, spec.allow_hosts))
-            problems += _broker_problems(doc, i, fault, stack)
+            problems += broker_problems(doc, ["faults", i], fault, stack)
         except FaultError as exc:
             problems.append(doc.error(["faults", i, *([exc.field] if exc.field else [])], str(exc)))
             targets.append([])
@@ -219,7 +219,7 @@ def _stack(doc: YamlDocument, spec: Experiment, overrides: dict[str, str] | None
     raise InputErrors(problems)
 
 
-def _broker_problems(doc: YamlDocument, i: int, fault: Fault, stack: Stack) -> list[InputError]:
+def broker_problems(doc: YamlDocument, at: list[str | int], fault: Fault, stack: Stack) -> list[InputError]:
     """A broker fault's service must be a broker: the management API and AMQP it acts through.
 
     The fault families' own `resolve` only checks that the service exists; a broker is a service
@@ -231,7 +231,7 @@ def _broker_problems(doc: YamlDocument, i: int, fault: Fault, stack: Stack) -> l
     if service in brokers:
         return []
     known = ", ".join(brokers) or "none"
-    return [doc.error(["faults", i, "service"],
+    return [doc.error([*at, "service"],
                       f"service {service!r} is not a broker: {fault.type} acts on RabbitMQ (a service with "
                       f"x-chaosgate: {{builtin: rabbitmq}}, or one declaring port {MANAGEMENT_PORT}); "
                       f"brokers in this stack: {known}")]

@@ -87,6 +87,9 @@ def test_a_bad_fault_spec_is_refused_with_its_field_and_nothing_is_injected(game
         "{type: network.latency, link: nowhere -> echo, latency_ms: 5}": "link",
         "{type: no.such.fault}": "unknown fault type",
         "[not, a, mapping]": "a fault is a mapping",
+        # As `validate` says it of an experiment: the allowed keys, and a broker fault on a non-broker.
+        "{type: network.latency, link: front -> echo, latncy_ms: 5}": "did you mean 'latency_ms'? (allowed: type,",
+        "{type: broker.hold_connections, service: echo, count: 3}": "service 'echo' is not a broker",
     }
     for spec, expected in cases.items():
         res = chaosgate("inject", spec, "--out", str(out))

@@ -107,6 +107,21 @@ def test_a_broken_policy_reports_its_own_problems_and_its_experiments_at_once(tm
     assert "1 problem" not in result.err and "3 problem(s); nothing was started" in result.err
 
 
+def test_a_misspelt_key_in_one_criterion_does_not_hide_another_criterions_unknown_sli(tmp_path: Path) -> None:
+    exp = _mini_experiment(tmp_path, SURFACES + "expected_radius: []\n")
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(f"name: g\nexperiments: [{exp.name}]\n"
+                      "criteria:\n  - name: c\n    sli: echo.processes\n    vs_baseline: {alowed: 5%}\n"
+                      "  - name: d\n    sli: echo.nosuch\n    bound: {max: 1}\n")
+    for command in (("validate", str(policy)), ("gate", str(policy), "--dry-run")):
+        result = chaosgate(*command)
+        assert result.code == 3 and "Traceback" not in result.err, result
+        assert _errors(result.err) == [
+            f"{policy}:6: criteria.0.vs_baseline.alowed: unknown field; did you mean 'allowed'? (allowed: allowed, floor)",
+            f"{policy}:8: criteria.1.sli: experiment 'mini-check' has no SLI 'echo.nosuch' (known: echo.processes, "
+            "broker.connections)"], (command, result.err)
+
+
 # --- every problem at once, located, with what is allowed ---------------------------------------------
 def test_a_field_name_error_no_longer_hides_the_reference_errors_behind_it(tmp_path: Path) -> None:
     exp = _mini_experiment(tmp_path, "faults:\n"
