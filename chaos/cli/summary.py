@@ -30,10 +30,10 @@ def print_summary(result: RunResult) -> None:
             d = degraded.get(name)
             table.add_row(surface, name, *(_fmt(phases[p].value) if p in phases else "-"
                                            for p in ("baseline", "fault", "recovery")),
-                          "?" if d is None else ("YES" if d else "no"), impact.classification if impact else "-")
+                          "?" if d is None else ("YES" if d else "within"), impact.classification if impact else "-")
     console.print(table)
     if radius:
-        contained = {True: "contained", False: "NOT contained", None: "unknown (missing data)"}[radius.contained]
+        contained = {True: "contained", False: "NOT contained", None: "unknown"}[radius.contained]
         classes = {s.surface: s.classification for s in radius.surfaces}
         changes = {s.surface: s.change() for s in radius.surfaces}
         spread = ", ".join(f"{name} ({classes.get(name, '?')}{'; ' + changes[name] if changes.get(name) else ''})"
@@ -41,5 +41,8 @@ def print_summary(result: RunResult) -> None:
         console.print(f"blast radius (degraded surfaces other than the target's): {spread}; faulted "
                       f"{', '.join(radius.target_services)}; score {radius.score:g}; "
                       f"expected {', '.join(radius.expected) or 'none'}: {contained}")
+        if radius.unknown:  # "?" above: neither shown degraded nor shown within its tolerance
+            console.print(f"cannot tell for: {', '.join(radius.unknown)} (too few samples, or the interval "
+                          "straddles the tolerance; see `judged` in result.json)")
     for line in result.missing:
         console.print(f"missing data: {line}")

@@ -2,8 +2,15 @@
 fast they recovered — classified as target, direct dependent (one link away) or beyond.
 
 "Degraded" is decided by the gate's statistics (`chaos.measure.stats.compare`): the fault phase's
-observations against the baseline phase's, degraded only when the whole interval of the
-worsening is beyond the SLI's tolerance; unknown when either phase has too few samples.
+observations against the baseline phase's. Each SLI is one of three:
+
+- degraded: the whole interval of the worsening is beyond the SLI's tolerance, at the run's error
+  level split over its SLIs (Bonferroni): a false alarm on any of them stays below ALPHA;
+- within: the one-sided upper bound of the worsening, at ALPHA itself, is within the tolerance.
+  "Every surface is within" is an intersection-union claim: it is false only if one of them is
+  not, so each is tested at ALPHA with no split and the whole claim still errs at most ALPHA;
+- unknown: neither (the interval straddles the tolerance), or too few samples. A surface that
+  might have degraded is never counted as one that did not: containment is then unknown.
 """
 
 from __future__ import annotations
@@ -68,12 +75,27 @@ def classify(exp: LoadedExperiment, services: list[str], targets: set[str]) -> C
 
 def judge(tl: Timeline, sli, source: str, baseline: tuple[float, float], fault: tuple[float, float],
           window_s: float, alpha: float) -> tuple[bool | None, str]:
-    """Degraded (True), not shown degraded (False) or unknown (None), and how it was decided."""
-    d = compare(observe(tl, sli, source, *baseline, window_s), observe(tl, sli, source, *fault, window_s),
-                better=sli.better, relative=sli.tolerance_pct / 100.0, floor=sli.tolerance, alpha=alpha,
-                min_samples=MIN_SAMPLES, method="independent")  # as the gate does (see GATE_METHOD)
-    degraded = {"FAIL": True, "PASS": False}.get(d.verdict, None if d.effect is None else False)
-    return degraded, f"{d.method}: {d.reason}"
+    """Degraded (True), within its tolerance (False) or unknown (None), and how it was decided;
+    `alpha` is this SLI's share of the run's error level (see the module's docstring)."""
+    b, f = observe(tl, sli, source, *baseline, window_s), observe(tl, sli, source, *fault, window_s)
+
+    def at(level: float):
+        return compare(b, f, better=sli.better, relative=sli.tolerance_pct / 100.0, floor=sli.tolerance,
+                       alpha=level, min_samples=MIN_SAMPLES, method="independent")  # as the gate (GATE_METHOD)
+
+    strict = at(alpha)
+    if strict.verdict == "FAIL":
+        return True, f"degraded: {strict.method}: {strict.reason}"
+    if strict.effect is None:  # too few samples, or not finite: nothing to bound
+        return None, f"unknown: {strict.method}: {strict.reason}"
+    # Two-sided at 2 x ALPHA: its upper end is the one-sided bound at ALPHA.
+    loose = at(min(2 * ALPHA, 0.5))
+    if loose.verdict == "PASS":
+        return False, f"within: {loose.method}: {loose.reason}"
+    assert loose.high is not None and loose.allowed is not None  # a comparison with an effect has both
+    return None, (f"unknown: worse by {loose.effect:.4g}, perhaps by as much as {loose.high:.4g} "
+                  f"({100 * (1 - ALPHA):.0f}% one-sided bound) against the tolerance {loose.allowed:.4g}; "
+                  f"{loose.method}")
 
 
 def blast_radius(exp: LoadedExperiment, result: RunResult, tl: Timeline) -> BlastRadius:

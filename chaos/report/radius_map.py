@@ -70,7 +70,7 @@ def layout(services: list[str], links: list[tuple[str, str]], surfaces: dict[str
     for row, name in enumerate(surfaces):
         s = impact.get(name)
         if s is None or s.degraded is None:
-            state, note = "unknown", f"unknown: too little data ({s.classification if s else 'not measured'})"
+            state, note = "unknown", f"unknown: cannot tell ({s.classification if s else 'not measured'})"
         elif s.degraded:
             change = s.change()
             state, note = "degraded", f"DEGRADED{' ' + change if change else ''} ({s.classification})"
@@ -110,7 +110,8 @@ def layout(services: list[str], links: list[tuple[str, str]], surfaces: dict[str
     if radius is None:
         caption = "No blast radius was measured (the run ended before its fault phase)."
     else:
-        verdict = {True: "contained", False: "NOT contained", None: "unknown (too little data to tell)"}[radius.contained]
+        verdict = {True: "contained", False: "NOT contained",
+                   None: "unknown (a surface could not be told within its tolerance)"}[radius.contained]
         caption = (f"Radius beyond the faulted {', '.join(targets) or 'services'}: "
                    f"{', '.join(radius.radius) or 'none'}; expected: {', '.join(expected) or 'none'} — {verdict}; "
                    f"score {radius.score:g} of 100.")

@@ -103,8 +103,10 @@ def headline(result: RunResult) -> str:
     if radius is None:
         return sentence + ". No blast radius was measured."
     spread = ", ".join(radius.radius) or "no surface"
-    contained = {True: "contained as expected", False: "NOT contained", None: "containment unknown (missing data)"}
-    return f"{sentence}. Beyond the target, {spread} degraded — {contained[radius.contained]} (score {radius.score:g})."
+    contained = {True: "contained as expected", False: "NOT contained", None: "containment unknown"}
+    unknown = f"; cannot tell for {', '.join(radius.unknown)}" if radius.unknown else ""
+    return (f"{sentence}. Beyond the target, {spread} degraded{unknown} — {contained[radius.contained]} "
+            f"(score {radius.score:g}).")
 
 
 def sli_series(tl: Timeline, sli: SLIDef, source: str, times: list[float]) -> list[float | None]:
@@ -178,7 +180,7 @@ def _sli_rows(result: RunResult) -> list[SLIRow]:
         by_sli = {s.sli: s for s in impact.slis} if impact else {}
         for name, phases in slis.items():
             judged = by_sli.get(name)
-            degraded = "unknown" if judged is None or judged.degraded is None else ("DEGRADED" if judged.degraded else "no")
+            degraded = "unknown" if judged is None or judged.degraded is None else ("DEGRADED" if judged.degraded else "within")
             rows.append(SLIRow(surface=surface, sli=name, classification=impact.classification if impact else "-",
                                **{p: _fmt(phases[p].value) if p in phases else "-" for p in ("baseline", "fault", "recovery")},
                                degraded=degraded, judged=(judged.judged or "") if judged else ""))
