@@ -8,6 +8,10 @@ Bonferroni-corrected comparisons at 0.05 give each one, as gates/pre-promotion.y
 many repetitions for it. Prints figures; asserts nothing.
 
     .venv/bin/python bench/calibration.py [--reps N] [--alpha 0.05 --alpha 0.0025 ...] [--only TEXT]
+                                          [--part shapes|failfast|all]
+
+`--part failfast`: whole A/A gates with fail-fast (AR(1) phi 0.7 windows, 60 baseline, 30 looks
+at one per window, the gate's spending), the false-block rate for each method of `compare`.
 
 The "before" column is what issue 20 measured with the previous method (BCa bootstrap over windows
 taken as independent; pooled counts with Newcomb's interval) where it measured that row.
@@ -23,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.calibration_shapes import SHAPES, rates, upper_bound  # noqa: E402 - after the path is set
+from tests.calibration_shapes import SHAPES, failfast_rate, rates, upper_bound  # noqa: E402 - after the path is set
 
 #: False-block rates issue 20 measured before this method, by (shape, alpha).
 BEFORE = {("lognormal sigma 1, n 10", 0.0025): 0.020, ("lognormal sigma 1, n 20", 0.0025): 0.016,
@@ -36,7 +40,31 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=0, help="repetitions per rate (default: 60 / alpha)")
     ap.add_argument("--alpha", type=float, action="append", help="repeatable (default: 0.05, 0.01, 0.0025)")
     ap.add_argument("--only", default="", help="only shapes whose name contains this")
+    ap.add_argument("--part", choices=["shapes", "failfast", "all"], default="all")
     args = ap.parse_args()
+    if args.part in ("shapes", "all"):
+        shapes(args)
+    if args.part in ("failfast", "all"):
+        failfast(args)
+
+
+def failfast(args: argparse.Namespace) -> None:
+    """Fail-fast A/A gates: false blocks over looks and the final comparison, by method."""
+    print(f"\n{'fail-fast, AR(1) phi 0.7, 60 + 30 looks':42} {'alpha':>7} {'target':>8} {'false block (ub)':>18} "
+          f"{'before':>7} {'method':>12} {'reps':>6} {'s':>5}")
+    for alpha in args.alpha or [0.05, 0.01]:
+        reps = args.reps or int(20 / alpha)
+        for method in ("independent", "time-series"):
+            t0 = time.perf_counter()
+            blocks = failfast_rate(method, reps, alpha, zlib.crc32(f"failfast/{alpha}".encode()))
+            before = 0.28 if alpha == 0.05 and method == "independent" else None
+            print(f"{'':42} {alpha:>7g} {alpha / 2:>8.5f} {blocks / reps:>9.5f} ({upper_bound(blocks, reps):.5f}) "
+                  f"{'' if before is None else f'{before:.3f}':>7} {method:>12} {reps:>6} "
+                  f"{time.perf_counter() - t0:>5.0f}", flush=True)
+
+
+def shapes(args: argparse.Namespace) -> None:
+    """Each shape's A/A false blocks, boundary false passes and detection, at each alpha."""
     print(f"{'shape':42} {'alpha':>7} {'target':>8} {'false block (ub)':>18} {'before':>7} "
           f"{'false pass (ub)':>17} {'detects':>8} {'reps':>6} {'s':>5}")
     for alpha in args.alpha or [0.05, 0.01, 0.0025]:

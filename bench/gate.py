@@ -2,6 +2,12 @@
 reuse, and how fast fail-fast blocks the bad release (seconds from the candidate's fault phase
 start to the FAIL). Prints figures; asserts nothing.
 
+How fast is measured against the data: the first 1-s window of the candidate's fault phase in
+which the critical SLI is worse than the baseline phase's value by more than the allowed change
+is where "the degradation is there in the data"; the FAIL's delay is given from it. What looking
+costs is measured by replaying the looks on the stored runs: the CPU time of one look, and its
+share of a core at one look a second.
+
     .venv/bin/python bench/gate.py [--candidate TELEMETRY_RELEASE=1.5.0-rc2] [--only NAME]
 """
 
@@ -68,6 +74,56 @@ def main() -> None:
                   f"the declared fault phase is {result['phases']['fault'][1] - fault_t0:.1f} s as run, 25 s declared")
         else:
             print("  no fail-fast look fired; the verdict came at the end")
+        if looks:
+            _against_the_data(next((out / "gates").glob("*")), v, looks[0])
+
+
+def _against_the_data(gate_dir: Path, v: dict, look: dict) -> None:
+    """When the degradation appears in the candidate's windows, and what a look costs in CPU."""
+    from chaos.gate.policy import load_policy
+    from chaos.gate.runner import SETTLED_S
+    from chaos.gate.verdict import GateRecord, StoredRun, _sli, compare_criterion
+    from chaos.measure.sli import evaluate
+
+    record = GateRecord.model_validate_json((gate_dir / "gate.json").read_text())
+    policy = load_policy(POLICY, candidate=record.candidate, baseline=record.baseline, only=[look["experiment"]])
+    p = policy.experiments[0]
+    crit = next(c for c in policy.spec.criteria if c.name == look["criterion"])
+    runs = [StoredRun(gr) for gr in record.runs if gr.experiment == p.name]
+    base = [r for r in runs if r.gr.side == "baseline"]
+    cand = [r for r in runs if r.gr.side == "candidate"]
+    surface, sli = _sli(crit, p)
+    source = sli.source or surface.services[0]
+    res = cand[0].usable
+    t0, t1 = res.phases["fault"]
+    b0, b1 = base[0].usable.phases["baseline"]
+    level = evaluate(base[0].timeline, sli, source, b0, b1).value
+    assert crit.vs_baseline is not None and level is not None
+    allowed = max(crit.vs_baseline.allowed * abs(level), crit.vs_baseline.floor)
+    first = None
+    for k in range(int(t1 - t0)):
+        w = evaluate(cand[0].timeline, sli, source, t0 + k, t0 + k + 1).value
+        worse = None if w is None else (level - w if sli.better == "higher" else w - level)
+        if worse is not None and worse > allowed:
+            first = t0 + k + 1  # the window's end: the first moment the data holds it
+            break
+    decided = look["at"] + SETTLED_S
+    if first is None:
+        print(f"  no 1-s window of the fault phase was worse than the allowed {allowed:g} on its own")
+    else:
+        print(f"  the degradation is in the data from {first - t0:.0f} s into the fault phase (the first 1-s window "
+              f"worse than the baseline's {level:.3g} by more than the allowed {allowed:.3g}); FAIL "
+              f"{decided - first:.1f} s after it (of which {SETTLED_S:g} s is the settling every look waits)")
+    cpu = []
+    for k in range(3, int(look["at"] - t0) + 1):
+        c0 = time.process_time()
+        compare_criterion(policy, crit, p, base, cand, look.get("alpha") or 0.001, 0, (cand[0].gr.run_dir, t0 + k))
+        cpu.append(time.process_time() - c0)
+    if cpu:
+        mean = sum(cpu) / len(cpu)
+        print(f"  one look at {crit.name!r} costs {1000 * mean:.1f} ms of CPU (mean of {len(cpu)} replayed looks, "
+              f"max {1000 * max(cpu):.1f}): {100 * mean / policy.spec.look_every:.1f} % of one core at a look "
+              f"every {policy.spec.look_every:g} s")
 
 
 if __name__ == "__main__":

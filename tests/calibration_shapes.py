@@ -117,3 +117,34 @@ def rates(shape: Shape, reps: int, alpha: float, seed: int, *, boundary: bool = 
 def upper_bound(events: int, reps: int) -> float:
     """The Clopper-Pearson upper 95% bound of a rate seen `events` times in `reps`."""
     return 1.0 if events >= reps else float(beta_dist.ppf(0.95, events + 1, reps - events))
+
+
+def failfast_rate(method: str, reps: int, alpha: float, seed: int, looks: int = 30,
+                  baseline_n: int = 60) -> int:
+    """A/A gates with fail-fast, as the gate runs them: AR(1) phi 0.7 windows, a baseline of
+    `baseline_n`, a candidate fault phase of `looks` windows looked at after each one, half of
+    alpha spent by the looks (chaos.gate.verdict.Spending, linear in the windows seen), the
+    other half by the final comparison. Returns how many of `reps` gates blocked."""
+    from chaos.gate.verdict import Spending
+    from chaos.measure.stats import compare
+
+    rng = np.random.default_rng(seed)
+    blocks = 0
+    for _ in range(reps):
+        base, cand = ar1(rng, baseline_n, 0.7), ar1(rng, looks, 0.7)
+        spending = Spending(alpha / 2)
+        blocked = False
+        for k in range(1, looks + 1):
+            level = spending.available(("c", "e"), k / looks)
+            d = compare(base, cand[:k], better="lower", alpha=level, min_samples=10, method=method)  # type: ignore[arg-type]
+            if d.effect is None:
+                continue  # too few windows yet: nothing spent
+            spending.spend(("c", "e"), k / looks)
+            if d.verdict == "FAIL":
+                blocked = True
+                break
+        if not blocked:
+            final = compare(base, cand, better="lower", alpha=alpha / 2, min_samples=10, method=method)  # type: ignore[arg-type]
+            blocked = final.verdict == "FAIL"
+        blocks += blocked
+    return blocks

@@ -41,6 +41,14 @@ def _effect(c: CriterionVerdict) -> str:
     return f"{c.effect:+.4g} [{c.low:.4g}, {c.high:.4g}]"
 
 
+def _sees(c: CriterionVerdict) -> str:
+    """The worsening this comparison would catch: beside the allowed change, it says whether the
+    gate can see a change of the size the policy cares about."""
+    if c.detectable is None:
+        return "-"
+    return f"{c.detectable:.4g} or more"
+
+
 def junit(v: GateVerdict) -> str:
     """A testsuite per experiment, a testcase per criterion; failures and errors carry the reason."""
     suites = ET.Element("testsuites", name=f"chaosgate gate {v.policy}")
@@ -85,14 +93,15 @@ def summary(v: GateVerdict) -> str:
         lines += [f"<details><summary>{len(folded)} more: not judged, the gate stopped early</summary>", ""]
         lines += [f"- {r}" for r in folded] + ["", "</details>", ""]
     lines += ["### Criteria", "",
-              "| criterion | experiment | verdict | candidate | baseline | worse by [interval] | allowed | rule |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| criterion | experiment | verdict | candidate | baseline | worse by [interval] | allowed "
+              "| sees (80 % power) | rule |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for c in v.criteria:
         name = c.criterion + (" (critical)" if c.critical else "")
         verdict = c.verdict + (f" (waived {c.waiver.was})" if c.waiver else "")
         lines.append(f"| {_md(name)} | {_md(c.experiment)} | {verdict} | {_number(c.candidate)} | "
                      f"{_number(c.baseline)} | {_effect(c)} | {_number(c.allowed) if c.allowed is not None else _md(c.threshold or '-')} "
-                     f"| {_md(c.rule)} |")
+                     f"| {_sees(c)} | {_md(c.rule)} |")
     lines += ["", f"Statistics: {v.correction}."]
     if v.stopped_early:
         lines.append(f"Stopped early: {_md(v.stopped_early)}.")

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from chaos.errors import InputError
 from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment
-from chaos.gate.verdict import comparisons, final_alpha, look_alpha, looked_at, looks_per_run
+from chaos.gate.verdict import comparisons, final_alpha, look_budget, looked_at, looks_per_run
 from chaos.gate.waivers import Waiver, split_expired
 from chaos.measure.result import load_result
 from chaos.spec.surfaces import RatioSLI
@@ -89,8 +89,9 @@ def _statistics(policy: LoadedPolicy, fail_fast: bool) -> list[str]:
     text = [f"statistics: Bonferroni over {m} comparison(s) (vs_baseline criterion x experiment) at alpha "
             f"{spec.alpha:g}: each final comparison at {_alpha(final_alpha(policy, fail_fast))}"]
     if fail_fast:
-        text.append(f"  fail-fast spends half of alpha on interim looks, spread over {looked_at(policy)} critical "
-                    f"fault-phase comparison(s) x {spec.repeats} repeat(s) x the looks of each candidate run")
+        text.append(f"  fail-fast spends half of alpha on interim looks: {_alpha(look_budget(policy))} for each of "
+                    f"{looked_at(policy)} critical fault-phase comparison(s), accrued linearly over the candidate's "
+                    f"fault time ({spec.repeats} repeat(s)) and spent only by looks with enough samples to decide")
     return text
 
 
@@ -108,8 +109,8 @@ def _criterion(policy: LoadedPolicy, crit: Criterion, fail_fast: bool, out: Path
         if crit.vs_baseline:
             level = f"alpha {_alpha(final_alpha(policy, fail_fast))}"
             if fail_fast and crit.critical and crit.phase == "fault":
-                level += (f", {looks_per_run(policy, p)} look(s) per candidate run at "
-                          f"{_alpha(look_alpha(policy, p))} each")
+                level += (f", {looks_per_run(policy, p)} look(s) per candidate run spending up to "
+                          f"{_alpha(look_budget(policy))} in all, on looks with enough samples")
             lines.append(f"    {p.name:<{width}}  {level}; {_samples(policy, crit, p, out)}")
         elif crit.bound:
             lines.append(f"    {p.name:<{width}}  each run's {crit.phase} value; {_samples(policy, crit, p, out)}")

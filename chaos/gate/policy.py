@@ -188,7 +188,7 @@ class GatePolicy(_Model):
     alpha: float = Field(0.05, gt=0, lt=0.5, description="error level over all comparisons (Bonferroni)")
     window: Duration = Field(2.0, gt=0, description="window of one value for latency/gauge SLIs")
     fail_fast: bool = Field(True, description="stop once a critical criterion has failed")
-    look_every: Duration = Field(2.0, gt=0, description="seconds between fail-fast looks in a fault phase")
+    look_every: Duration = Field(1.0, gt=0, description="seconds between fail-fast looks in a fault phase")
     reuse_stack: bool = Field(True, description="keep a started stack between runs (reset verified)")
     retries: int = Field(1, ge=0, le=5, description="times a run is run again when its baseline was not steady "
                                                     "(nothing injected yet: the environment, not a fault); "

@@ -16,10 +16,12 @@ from chaos.gate.verdict import (
     GateRun,
     GateVerdict,
     Look,
+    Spending,
     StoredRun,
     compare_criterion,
     evaluate,
-    look_alpha,
+    look_budget,
+    look_fraction,
     looks_per_run,
 )
 from chaos.gate.waivers import Waiver, split_expired
@@ -48,6 +50,7 @@ class Gate:
                                  fail_fast=policy.spec.fail_fast if fail_fast is None else fail_fast,
                                  stack_reuse=policy.spec.reuse_stack)
         self.waivers, self.warnings = split_expired(waivers or [], dt.date.today())
+        self.spending = Spending(look_budget(policy))
 
     def run(self) -> GateVerdict:
         """Run every planned run (until fail-fast stops the rest), then judge."""
@@ -123,10 +126,15 @@ class Gate:
         return gr
 
     def _watcher(self, p: PlannedExperiment, repeat: int, gr: GateRun) -> Callable[[Engine, float], None]:
-        """Fail-fast: every look_every seconds of the fault phase, test the critical comparisons."""
+        """Fail-fast: every look_every seconds of the fault phase, test the critical comparisons.
+
+        Each (criterion, experiment) pair spends its budget (look_budget) linearly in the candidate
+        fault time seen, and only on looks that can decide: a look with too few samples spends
+        nothing, and the next one that can decide gets what accrued since the last. The looks'
+        errors add up to at most the budget (the union bound), however many there are."""
         criteria = [c for c in self.policy.spec.criteria
                     if c.critical and c.vs_baseline and c.phase == "fault" and c.applies_to(p.name)]
-        per_run = looks_per_run(self.policy, p)
+        of = looks_per_run(self.policy, p) * self.policy.spec.repeats
         looks = 0
         next_look: float | None = None
 
@@ -135,13 +143,15 @@ class Gate:
             t0 = engine.result.phases["fault"][0]
             if next_look is None:
                 next_look = t0 + self.policy.spec.look_every
-            if not criteria or now < next_look or looks >= per_run:
+            if not criteria or now < next_look:
                 return
             next_look += self.policy.spec.look_every
+            if next_look <= now:  # a slow tick skips looks rather than bunching them up
+                next_look = now + self.policy.spec.look_every
             looks += 1
-            k = repeat * per_run + looks
-            of = per_run * self.policy.spec.repeats
+            k = repeat * looks_per_run(self.policy, p) + looks
             at = now - SETTLED_S
+            fraction = look_fraction(self.policy, p, repeat, at - t0)
             runs = [StoredRun(g) for g in self.record.runs if g.experiment == p.name and g is not gr and not g.retried]
             base = [r for r in runs if r.gr.side == "baseline" and r.problem is None]
             cand = [r for r in runs if r.gr.side == "candidate" and r.problem is None]
@@ -151,18 +161,25 @@ class Gate:
             for i, crit in enumerate(self.policy.spec.criteria):
                 if crit not in criteria:
                     continue
-                d = compare_criterion(self.policy, crit, p, base, cand + [current], look_alpha(self.policy, p),
+                key = (crit.name, p.name)
+                alpha = self.spending.available(key, fraction)
+                if alpha <= 0:
+                    continue
+                d = compare_criterion(self.policy, crit, p, base, cand + [current], alpha,
                                       self.record.seed * 1000 + i, (run_dir, at))
+                if d.effect is None:
+                    continue  # could not decide (too few samples): nothing spent, it accrues
+                self.spending.spend(key, fraction)
                 if d.verdict == "FAIL":
                     self.record.looks.append(Look(criterion=crit.name, experiment=p.name, run_dir=run_dir,
-                                                  at=at, look=k, of=of))
+                                                  at=at, look=k, of=of, alpha=alpha))
                     # Timed from the injection, which comes after the phase starts; the look judges
                     # the data up to `at`, which lags the clock by the settling time.
                     injected = min((f.injected_at for f in engine.result.faults if f.injected_at), default=t0)
                     self.record.stopped_early = (
                         f"fail-fast: {crit.name!r} failed in {p.name} at look {k} of {of}, "
                         f"{now - injected:.1f}s after the candidate's fault was injected "
-                        f"(judged on its data up to {max(at - injected, 0.0):.1f}s)")
+                        f"(judged on its data up to {max(at - injected, 0.0):.1f}s, at alpha {alpha:.2g})")
                     gr.stopped_by_gate = True
                     self._save()
                     self.say(self.record.stopped_early)

@@ -67,6 +67,7 @@ class Look(BaseModel):
     at: float = Field(description="end of the candidate's window (timeline clock)")
     look: int
     of: int
+    alpha: float | None = Field(None, description="the error this look spent (older records: the even split)")
 
 
 class GateRecord(BaseModel):
@@ -116,6 +117,7 @@ class CriterionVerdict(BaseModel):
     low: float | None = None
     high: float | None = None
     allowed: float | None = None
+    detectable: float | None = Field(None, description="the worsening this comparison would FAIL with 80 % power")
     confidence: float | None = None
     method: str | None = None
     threshold: str | None = None
@@ -173,8 +175,41 @@ def looked_at(policy: LoadedPolicy) -> int:
 
 
 def look_alpha(policy: LoadedPolicy, p: PlannedExperiment) -> float:
-    """The error level of one interim look: half of alpha, spread over every look at every pair looked at."""
-    return policy.spec.alpha / (2 * looked_at(policy) * policy.spec.repeats * looks_per_run(policy, p))
+    """The even split of look_budget over every planned look: what gate records without a stored
+    look alpha were judged with (re-judging them stays the same)."""
+    return look_budget(policy) / (policy.spec.repeats * looks_per_run(policy, p))
+
+
+def look_budget(policy: LoadedPolicy) -> float:
+    """The error fail-fast may spend on one (criterion, experiment) pair over all its looks: half of
+    alpha, split over the pairs looked at (the final decisions get the other half)."""
+    return policy.spec.alpha / (2 * looked_at(policy))
+
+
+class Spending:
+    """Fail-fast's error per (criterion, experiment) pair: `budget` accrues as look_fraction grows
+    and a look may spend what accrued since the last look that decided. A look that cannot decide
+    spends nothing; what the looks spend adds up to at most the budget (the union bound)."""
+
+    def __init__(self, budget: float):
+        self.budget = budget
+        self._spent: dict[tuple[str, str], float] = {}
+
+    def available(self, key: tuple[str, str], fraction: float) -> float:
+        """The error a look at `fraction` may use."""
+        return self.budget * max(fraction - self._spent.get(key, 0.0), 0.0)
+
+    def spend(self, key: tuple[str, str], fraction: float) -> None:
+        """A look at `fraction` decided: what accrued up to it is used."""
+        self._spent[key] = max(fraction, self._spent.get(key, 0.0))
+
+
+def look_fraction(policy: LoadedPolicy, p: PlannedExperiment, repeat: int, seen_s: float) -> float:
+    """How much of a pair's fail-fast budget may be spent once `seen_s` seconds of candidate run
+    `repeat`'s fault phase are in: spending is linear in the candidate fault time planned, so
+    the budget is known before the first look, whatever the looks find."""
+    fault = p.candidate.spec.phases.fault
+    return min(1.0, (repeat + min(max(seen_s, 0.0), fault) / fault) / policy.spec.repeats)
 
 
 def final_alpha(policy: LoadedPolicy, fail_fast: bool) -> float:
@@ -306,7 +341,8 @@ def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: P
     assert vs is not None, "only a vs_baseline criterion is judged here"
     look = next((lk for lk in record.looks if lk.criterion == crit.name and lk.experiment == p.name), None)
     if look is not None:
-        d = compare_criterion(policy, crit, p, base, cand, look_alpha(policy, p), seed, (look.run_dir, look.at))
+        alpha = look.alpha if look.alpha is not None else look_alpha(policy, p)
+        d = compare_criterion(policy, crit, p, base, cand, alpha, seed, (look.run_dir, look.at))
         rule = (f"fail-fast look {look.look} of {look.of}: the interval is wholly beyond the allowed change"
                 + _look_span(look, cand, crit.phase))
     else:
@@ -318,7 +354,7 @@ def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: P
                          verdict=d.verdict, rule=rule, reason=d.reason, sli=crit.sli, phase=crit.phase,
                          candidate=d.candidate, baseline=d.baseline, n_candidate=d.n_candidate,
                          n_baseline=d.n_baseline, effect=d.effect, low=d.low, high=d.high, allowed=d.allowed,
-                         confidence=d.confidence, method=d.method,
+                         detectable=d.detectable, confidence=d.confidence, method=d.method,
                          threshold=f"worse by at most max({vs.allowed:.4g} x baseline, {vs.floor:g})")
     if d.n_baseline == 0 and d.n_candidate == 0:
         return _missing(v, crit, "no data on either side")
@@ -404,7 +440,8 @@ def _radius(crit: Criterion, p: PlannedExperiment, base: list[StoredRun], cand: 
                             f" (expected: {', '.join(x.expected) or 'none'})")
         elif rule.contained and x.contained is None:
             unknown.append("fault never landed: " + " | ".join(x.not_landed) if x.not_landed
-                           else f"too little data to tell for {', '.join(x.unknown)}")
+                           else f"cannot tell whether {', '.join(x.unknown)} stayed within tolerance (too few "
+                           "samples, or an interval that straddles it: more load or longer phases would tell)")
         if rule.max_score is not None and x.score > rule.max_score:
             failures.append(f"score {x.score:g} > {rule.max_score:g}")
         if rule.max_recover_s is not None:

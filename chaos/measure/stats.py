@@ -91,6 +91,23 @@ class Decision(BaseModel):
     scale: Literal["raw", "log"] = Field("raw", description="log: positive values, a ratio of geometric means")
     left_out_baseline: int = Field(0, description="non-finite values (NaN, inf) left out of the baseline")
     left_out_candidate: int = Field(0, description="non-finite values left out of the candidate")
+    detectable: float | None = Field(None, description="the worsening this comparison would FAIL with 80 % "
+                                                       "power at its alpha, n and observed spread")
+
+
+#: The power the detectable worsening is stated at.
+POWER = 0.8
+
+
+def detectable_worsening(low: float, high: float, allowed: float, alpha: float) -> float:
+    """The true worsening at which this comparison FAILs with POWER: the allowed change plus
+    (z_(1-alpha/2) + z_POWER) standard errors, the standard error read off the interval's
+    half-width (a normal approximation for every method: it sizes, it does not decide)."""
+    from scipy.stats import norm
+
+    q = float(norm.ppf(1 - alpha / 2))
+    se = (high - low) / 2 / q
+    return allowed + (q + float(norm.ppf(POWER))) * se
 
 
 def allowed_change(baseline: float, relative: float, floor: float) -> float:
@@ -184,7 +201,8 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
     effect = est.worse_point(sign) + 0.0  # + 0.0: no "-0" in a reader's face
     allowed = allowed_change(est.b, relative, floor)
     d = base.model_copy(update=dict(baseline=est.b, candidate=est.c, effect=effect, low=worse_lo, high=worse_hi,
-                                    allowed=allowed, method=est.method, scale=est.scale))
+                                    allowed=allowed, method=est.method, scale=est.scale,
+                                    detectable=detectable_worsening(worse_lo, worse_hi, allowed, alpha)))
     span = f"worse by {effect:.4g} ({worse_lo:.4g} to {worse_hi:.4g}, {100 * (1 - alpha):.4g}% interval)"
     if worse_lo > allowed:
         d.verdict, d.reason = "FAIL", f"{span}: all of it beyond the allowed {allowed:.4g}{missing}"

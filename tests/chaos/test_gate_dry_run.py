@@ -27,9 +27,11 @@ def test_the_pre_promotion_plan_lists_runs_time_alpha_and_samples(tmp_path: Path
     assert "declared time: 7m20s of phases over 10 runs; at most 38m by the deadlines" in text
     # alpha 0.05 over 10 comparisons, half kept for fail-fast's looks: verdict.final_alpha's numbers.
     assert "Bonferroni over 10 comparison(s)" in text and "each final comparison at 0.0025" in text
-    assert "telemetry-release-hang        alpha 0.0025, 12 look(s) per candidate run at 0.000417 each" in text
+    # Fail-fast's half: 0.005 per critical pair, spent over 25 one-second looks by those that can decide.
+    assert ("telemetry-release-hang        alpha 0.0025, 25 look(s) per candidate run spending up to 0.005 in all, "
+            "on looks with enough samples") in text
     assert "at most 12 windows of 2s per side over 1 run(s) x 25s" in text  # run start delay, a quantile
-    assert "events counted over 1 run(s) x 20s per side; how many depends on the load (8 users" in text
+    assert "events counted over 1 run(s) x 20s per side; how many depends on the load (11 users" in text
     assert text.rstrip().endswith("dry run: nothing was started, injected or written")
     assert not out.exists(), "a dry run writes nothing"
 

@@ -195,3 +195,37 @@ def test_values_at_the_ends_of_the_float_range_neither_crash_nor_warn_nor_look_c
         near_constant = compare([1.0] * 19 + [0.0], [1.0] * 20, better="higher", floor=0.1, min_samples=3,
                                 method=method)
         assert near_constant.verdict in ("PASS", "INCONCLUSIVE"), near_constant
+
+
+def test_the_detectable_worsening_is_caught_about_as_often_as_its_stated_power() -> None:
+    from chaos.measure.stats import POWER
+
+    rng = np.random.default_rng(7)
+
+    def decide(shift: float):
+        return compare(list(rng.normal(10, 1, 60)), list(rng.normal(10 + shift, 1, 60)), better="lower",
+                       floor=0.2, alpha=0.01, min_samples=10)
+
+    sizes = [decide(0.0).detectable for _ in range(20)]
+    assert all(s is not None and s > 0.2 for s in sizes), sizes
+    detectable = float(np.median([s for s in sizes if s is not None]))
+    caught = sum(decide(detectable).verdict == "FAIL" for _ in range(400)) / 400
+    # 400 draws: the rate's standard error is 0.02; the size is a normal approximation of a t interval.
+    assert abs(caught - POWER) < 0.08, (detectable, caught)
+
+
+def test_fail_fast_spends_its_budget_only_on_looks_that_decide_and_never_more_than_it() -> None:
+    from chaos.gate.verdict import Spending
+
+    spending = Spending(0.005)
+    key = ("runs stay healthy", "e")
+    used = []
+    for k in range(1, 26):  # 25 one-second looks; the first 9 have too few samples to decide
+        level = spending.available(key, k / 25)
+        assert level > 0
+        if k >= 10:
+            used.append(level)
+            spending.spend(key, k / 25)
+    assert used[0] == pytest.approx(0.005 * 10 / 25), "the undecided looks' share goes to the first that decides"
+    assert sum(used) == pytest.approx(0.005) and spending.available(key, 1.0) == 0
+    assert spending.available(("other", "e"), 0.2) == pytest.approx(0.001), "each pair has its own budget"
