@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from chaos.measure.blast import ALPHA, judge
 from chaos.measure.metrics.timeline import Sample, Timeline
 from chaos.spec.surfaces import RatioSLI
@@ -30,23 +32,16 @@ def _judge(tl: Timeline) -> tuple[bool | None, str]:
     return judge(tl, SLI, "s", BASELINE, FAULT, 1.0, ALPHA / 10)
 
 
-def test_plenty_of_clean_events_is_within_the_tolerance(tmp_path: Path) -> None:
-    degraded, how = _judge(_timeline(tmp_path, per_s=20, fault_failures_per_s=0))
-    assert degraded is False and how.startswith("within:"), how
-
-
-def test_a_worsening_that_may_or_may_not_pass_the_tolerance_is_unknown_not_within(tmp_path: Path) -> None:
-    # 4 % failing against a 5-point tolerance, on ~400 and ~160 events: the interval straddles it.
-    degraded, how = _judge(_timeline(tmp_path, per_s=4, fault_failures_per_s=0.16))
-    assert degraded is None and how.startswith("unknown:") and "one-sided bound" in how, how
-
-
-def test_few_clean_events_cannot_vouch_for_the_tolerance(tmp_path: Path) -> None:
-    # 0 failures in 2 a second: no worsening seen, yet too few events to rule out 5 points.
-    degraded, how = _judge(_timeline(tmp_path, per_s=1, fault_failures_per_s=0))
-    assert degraded is None and how.startswith("unknown:"), how
-
-
-def test_a_large_worsening_is_degraded(tmp_path: Path) -> None:
-    degraded, how = _judge(_timeline(tmp_path, per_s=10, fault_failures_per_s=5))
-    assert degraded is True and how.startswith("degraded:") and "all of it beyond" in how, how
+@pytest.mark.parametrize(("per_s", "failing_per_s", "expected", "says"), [
+    # Plenty of clean events: the one-sided bound is inside the 5-point tolerance.
+    (20, 0, False, "within:"),
+    # 4 % failing against 5 points, on ~80 and ~160 events: the interval straddles the tolerance.
+    (4, 0.16, None, "one-sided bound"),
+    # 0 failures in 1 a second: no worsening seen, yet too few events to rule out 5 points.
+    (1, 0, None, "unknown:"),
+    (10, 5, True, "all of it beyond"),
+], ids=["within", "straddle-is-unknown", "too-few-to-vouch", "degraded"])
+def test_each_sli_is_degraded_within_or_unknown(tmp_path: Path, per_s: int, failing_per_s: float,
+                                                expected: bool | None, says: str) -> None:
+    degraded, how = _judge(_timeline(tmp_path, per_s, failing_per_s))
+    assert degraded is expected and says in how, how
