@@ -23,9 +23,11 @@ from chaos.gate.verdict import (
     look_budget,
     look_fraction,
     looks_per_run,
+    pool_runs,
 )
 from chaos.gate.waivers import Waiver, split_expired
 from chaos.measure.metrics.sources import READ_TIMEOUT_S
+from chaos.measure.stats import load_libraries
 from chaos.run.engine import Engine, Stop
 from chaos.run.reconcile import reconcile_all
 from chaos.run.stackpool import StackPool
@@ -135,8 +137,15 @@ class Gate:
         criteria = [c for c in self.policy.spec.criteria
                     if c.critical and c.vs_baseline and c.phase == "fault" and c.applies_to(p.name)]
         of = looks_per_run(self.policy, p) * self.policy.spec.repeats
+        if criteria:
+            load_libraries()  # before the run: the first look that decides must not wait for imports
         looks = 0
         next_look: float | None = None
+        # The runs before this one are finished: read and pooled once, not on every look.
+        runs = [StoredRun(g) for g in self.record.runs if g.experiment == p.name and g is not gr and not g.retried]
+        base = [r for r in runs if r.gr.side == "baseline" and r.problem is None]
+        cand = [r for r in runs if r.gr.side == "candidate" and r.problem is None]
+        pooled_base = {c.name: pool_runs(base, c, p, self.policy.spec.window) for c in criteria}
 
         def watch(engine: Engine, now: float) -> None:
             nonlocal looks, next_look
@@ -152,9 +161,6 @@ class Gate:
             k = repeat * looks_per_run(self.policy, p) + looks
             at = now - SETTLED_S
             fraction = look_fraction(self.policy, p, repeat, at - t0)
-            runs = [StoredRun(g) for g in self.record.runs if g.experiment == p.name and g is not gr and not g.retried]
-            base = [r for r in runs if r.gr.side == "baseline" and r.problem is None]
-            cand = [r for r in runs if r.gr.side == "candidate" and r.problem is None]
             current = StoredRun(gr, engine.result)
             run_dir = gr.run_dir
             assert run_dir is not None, "the run directory is recorded before the run starts"
@@ -166,7 +172,7 @@ class Gate:
                 if alpha <= 0:
                     continue
                 d = compare_criterion(self.policy, crit, p, base, cand + [current], alpha,
-                                      self.record.seed * 1000 + i, (run_dir, at))
+                                      self.record.seed * 1000 + i, (run_dir, at), pooled_base[crit.name])
                 if d.effect is None:
                     continue  # could not decide (too few samples): nothing spent, it accrues
                 self.spending.spend(key, fraction)

@@ -31,7 +31,7 @@ from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.observations import observe
 from chaos.measure.result import BlastRadius, RunResult, load_result
 from chaos.measure.sli import SLIValue
-from chaos.measure.stats import Counts, Decision, Method, compare
+from chaos.measure.stats import Counts, Decision, Method, Observations, compare
 from chaos.spec.surfaces import SLIDef, SLIRef, Surface
 
 Verdict = Literal["PASS", "WARN", "FAIL", "INCONCLUSIVE"]
@@ -276,7 +276,7 @@ def _sli(crit: Criterion, p: PlannedExperiment) -> tuple[Surface, SLIDef]:
     return found
 
 
-def _pool(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, window_s: float,
+def pool_runs(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, window_s: float,
           cut: tuple[str, float] | None = None) -> list[list[Counts]] | list[list[float]]:
     """Each run's windows in the criterion's phase, as its own group: runs are the unit that repeats."""
     surface, sli = _sli(crit, p)
@@ -290,10 +290,12 @@ def _pool(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, window_s
 
 
 def compare_criterion(policy: LoadedPolicy, crit: Criterion, p: PlannedExperiment, base: list[StoredRun],
-                      cand: list[StoredRun], alpha: float, seed: int, cut: tuple[str, float] | None = None) -> Decision:
-    """The statistical comparison of one vs_baseline criterion on these runs."""
-    b = _pool(base, crit, p, policy.spec.window)
-    c = _pool(cand, crit, p, policy.spec.window, cut)
+                      cand: list[StoredRun], alpha: float, seed: int, cut: tuple[str, float] | None = None,
+                      pooled_base: Observations | None = None) -> Decision:
+    """The statistical comparison of one vs_baseline criterion on these runs; `pooled_base` is
+    `base` already pooled (fail-fast looks reuse it: stored runs do not change between looks)."""
+    b = pooled_base if pooled_base is not None else pool_runs(base, crit, p, policy.spec.window)
+    c = pool_runs(cand, crit, p, policy.spec.window, cut)
     better = _sli(crit, p)[1].better
     rule = crit.vs_baseline
     assert rule is not None, "only a vs_baseline criterion is compared"
