@@ -67,8 +67,8 @@ def main() -> None:
         print(f"\nrc1 (telemetry-release-hang): verdict {v['verdict']} in {wall:.1f} s of wall time; the candidate's "
               f"run: {cand['status']} ({cand['reason']})")
         if looks:
-            # The look's window ends SETTLED_S before the moment it was taken: add it back.
-            decided = looks[0]["at"] + SETTLED_S
+            # Older records have no decided_at: their window ended SETTLED_S before the look.
+            decided = looks[0].get("decided_at") or looks[0]["at"] + SETTLED_S
             print(f"  fail-fast look {looks[0]['look']} of {looks[0]['of']}: FAIL {decided - fault_t0:.1f} s after the "
                   f"fault phase started ({decided - injected:.1f} s after rc1 was deployed); "
                   f"the declared fault phase is {result['phases']['fault'][1] - fault_t0:.1f} s as run, 25 s declared")
@@ -81,7 +81,6 @@ def main() -> None:
 def _against_the_data(gate_dir: Path, look: dict) -> None:
     """When the degradation appears in the candidate's windows, and what a look costs in CPU."""
     from chaos.gate.policy import load_policy
-    from chaos.gate.runner import SETTLED_S
     from chaos.gate.verdict import GateRecord, StoredRun, _sli, compare_criterion, pool_runs
     from chaos.measure.sli import evaluate
 
@@ -107,13 +106,14 @@ def _against_the_data(gate_dir: Path, look: dict) -> None:
         if worse is not None and worse > allowed:
             first = t0 + k + 1  # the window's end: the first moment the data holds it
             break
-    decided = look["at"] + SETTLED_S
+    decided = look.get("decided_at") or look["at"] + SETTLED_S
     if first is None:
         print(f"  no 1-s window of the fault phase was worse than the allowed {allowed:g} on its own")
     else:
         print(f"  the degradation is in the data from {first - t0:.0f} s into the fault phase (the first 1-s window "
               f"worse than the baseline's {level:.3g} by more than the allowed {allowed:.3g}); FAIL "
-              f"{decided - first:.1f} s after it (of which {SETTLED_S:g} s is the settling every look waits)")
+              f"{decided - first:.1f} s after it, judged on the data up to {look['at'] - first:+.1f} s from it "
+              "(a look judges the data every read of which is in)")
     from chaos.measure.stats import load_libraries
 
     c0 = time.process_time()

@@ -159,7 +159,9 @@ class Gate:
                 next_look = now + self.policy.spec.look_every
             looks += 1
             k = repeat * looks_per_run(self.policy, p) + looks
-            at = now - SETTLED_S
+            # The data the look judges ends where every read up to it is in the timeline: what
+            # re-judging will find exactly. Without a sampler, the longest a read can take.
+            at = min(engine.sampler.settled_until(), now) if engine.sampler else now - SETTLED_S
             fraction = look_fraction(self.policy, p, repeat, at - t0)
             current = StoredRun(gr, engine.result)
             run_dir = gr.run_dir
@@ -178,7 +180,7 @@ class Gate:
                 self.spending.spend(key, fraction)
                 if d.verdict == "FAIL":
                     self.record.looks.append(Look(criterion=crit.name, experiment=p.name, run_dir=run_dir,
-                                                  at=at, look=k, of=of, alpha=alpha))
+                                                  at=at, look=k, of=of, alpha=alpha, decided_at=now))
                     # Timed from the injection, which comes after the phase starts; the look judges
                     # the data up to `at`, which lags the clock by the settling time.
                     injected = min((f.injected_at for f in engine.result.faults if f.injected_at), default=t0)

@@ -68,6 +68,7 @@ class Look(BaseModel):
     look: int
     of: int
     alpha: float | None = Field(None, description="the error this look spent (older records: the even split)")
+    decided_at: float | None = Field(None, description="when the look was taken; `at` is where its data ends")
 
 
 class GateRecord(BaseModel):

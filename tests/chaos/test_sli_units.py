@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,33 @@ def test_a_degraded_surface_always_says_how_much_even_from_a_zero_baseline() -> 
     assert impact(from_zero).change() == "bounce_share 0 -> 0.12"
     assert impact(from_zero, relative).change() == "150% worse (p95_s)"
     assert impact(SLIImpact(sli="x", baseline=1, fault=1, recovery=1, degraded=False)).change() == ""
+
+
+def test_the_sampler_says_up_to_when_every_read_is_in_the_timeline(tmp_path: Path) -> None:
+    import threading
+
+    from chaos.measure.metrics.sampler import Sampler
+    from chaos.measure.metrics.sources import Source
+
+    release = threading.Event()
+
+    def slow(t: float) -> list[Sample]:
+        release.wait(5)  # a paused service's /metrics: the read is still running
+        return [Sample(t=t, source="slow", name="g", labels={}, value=1.0)]
+
+    fast = Source("fast", lambda t: [Sample(t=t, source="fast", name="g", labels={}, value=1.0)])
+    sampler = Sampler([fast, Source("slow", slow)], Timeline(tmp_path))
+    try:
+        sampler.sample_once(wait=False)
+        tick = sampler.timeline.scrape_times("fast", 0, float("inf")) or [None]
+        # The slow read's time bounds what is settled: a look must not judge past it.
+        assert sampler.settled_until() < (tick[0] if tick[0] is not None else float("inf"))
+        release.set()
+        sampler.sample_once(wait=True)  # the slow source is still busy with the first read, or done
+        deadline = time.monotonic() + 5
+        while sampler.settled_until() < max(sampler.timeline.scrape_times("slow", 0, float("inf")), default=0):
+            assert time.monotonic() < deadline, "every read ended, yet not settled"
+            time.sleep(0.01)
+    finally:
+        release.set()
+        sampler.close()

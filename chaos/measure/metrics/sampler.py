@@ -25,6 +25,9 @@ class Sampler:
         # Two workers per source: a hung read and the next one may overlap once.
         self._pool = ThreadPoolExecutor(max_workers=max(2 * len(sources), 1), thread_name_prefix="source")
         self._pending: dict[str, Future] = {}
+        self._started: dict[Future, float] = {}  # reads not yet finished, by the time they read for
+        # Re-entrant: a read that is already done runs its done-callback at once, inside sample_once.
+        self._lock = threading.RLock()
         self.ticks = 0
 
     def start(self) -> Sampler:
@@ -46,20 +49,34 @@ class Sampler:
 
     def sample_once(self, wait: bool = True) -> None:
         """Start a read of every idle source now; with `wait`, until those reads end (bounded)."""
-        t = time.time()
         started = []
-        for src in self.sources:
-            previous = self._pending.get(src.name)
-            if previous is not None and not previous.done():
-                self.timeline.missing(t, src.name, "previous read still running")
-                continue
-            fut = self._pool.submit(self._read, src, t)
-            self._pending[src.name] = fut
-            started.append(fut)
+        with self._lock:  # settled_until must see this tick's reads as soon as its time exists
+            t = time.time()
+            for src in self.sources:
+                previous = self._pending.get(src.name)
+                if previous is not None and not previous.done():
+                    self.timeline.missing(t, src.name, "previous read still running")
+                    continue
+                fut = self._pool.submit(self._read, src, t)
+                self._started[fut] = t
+                fut.add_done_callback(self._finished)
+                self._pending[src.name] = fut
+                started.append(fut)
         if wait:
             for fut in started:
                 fut.exception(timeout=READ_TIMEOUT_S + 1)
         self.ticks += 1
+
+    def _finished(self, fut: Future) -> None:
+        with self._lock:
+            self._started.pop(fut, None)
+
+    def settled_until(self) -> float:
+        """The latest time up to which every read is in the timeline (written, or recorded
+        missing): the oldest unfinished read's time, or now when none is running. Data up to it
+        will not change, so a judgement made on it can be made again exactly."""
+        with self._lock:
+            return min(self._started.values(), default=time.time()) - 1e-6
 
     def _read(self, src: Source, t: float) -> None:
         try:
