@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from chaos.errors import ChaosgateError, InputError
 
 if TYPE_CHECKING:
+    from chaos.gate.calibration import Calibration
     from chaos.gate.verdict import GateVerdict
     from chaos.measure.result import RunResult
     from chaos.run.engine import Engine
@@ -114,6 +115,19 @@ def run_gate(policy_path: Path | str, *, candidate: dict[str, str] | None = None
     if report:
         _report_gate(verdict, say)
     return verdict
+
+
+def calibrate_policy(policy_path: Path | str, *, pairs: int, variables: dict[str, str] | None = None,
+                     backend: str | None = None, only: list[str] | None = None, out: Path | str = "reports",
+                     say: Callable[[str], None] = _say) -> tuple[Calibration, Path]:
+    """Measure a policy's run-to-run noise with `pairs` A/A pairs; the calibration and its file."""
+    from chaos.gate.calibrate import calibrate
+    from chaos.gate.policy import load_policy
+
+    if not 2 <= pairs <= REPEATS_RANGE[1]:
+        raise InputError("--pairs", f"{pairs} is not between 2 and {REPEATS_RANGE[1]} (a variance needs two)")
+    policy = load_policy(policy_path, {}, {}, variables or {}, backend, only)
+    return calibrate(policy, Path(out), pairs, say)
 
 
 def _report_gate(verdict: GateVerdict, say: Callable[[str], None]) -> None:

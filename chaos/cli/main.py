@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # the commands import what they need when they run: starting 
 
 DEFAULT_COMPOSE = "docker-compose.yml"
 DEFAULT_OUT = "reports"
+#: A/A pairs `calibrate` runs by default: enough for a first variance (the file says how many it rests on).
+DEFAULT_PAIRS = 5
 
 
 class Interrupted(BaseException):
@@ -256,6 +258,25 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from chaos.api import calibrate_policy
+
+    cal, path = calibrate_policy(args.policy, pairs=args.pairs, variables=parse_sets(args.set), backend=args.backend,
+                                 only=args.only, out=args.out, say=say)
+    print(f"calibration of {cal.policy}: {cal.pairs} A/A pair(s)")
+    print(f"  {'criterion':28} {'experiment':30} {'level':>9} {'A/A sd':>9} {'run-to-run sd':>13} "
+          f"{'false blocks':>12} {'sees (80 %)':>12}")
+    for n in cal.noise:
+        spread = (sum(e * e for e in n.aa_effects) / len(n.aa_effects)) ** 0.5
+        sees = f"{n.detectable:.3g}" if n.detectable is not None else "-"
+        print(f"  {n.criterion[:28]:28} {n.experiment[:30]:30} {n.level:9.4g} {spread:9.3g} "
+              f"{n.between_variance ** 0.5:13.3g} {n.false_blocks:>5} of {len(n.aa_effects):<4} {sees:>12}")
+    if not cal.noise:
+        print("  no vs_baseline criterion had usable runs: nothing was measured")
+    print(f"calibration: {path} (commit it beside the policy; every gate of the policy uses it)")
+    return 0 if cal.noise else 2
+
+
 def _gate_dry_run(args: argparse.Namespace) -> int:
     """The gate's plan, with the caller's choices applied as `chaos.api.run_gate` applies them; nothing runs."""
     from chaos.api import REPEATS_RANGE
@@ -419,6 +440,25 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder for gate and run directories; --dry-run estimates event counts from the runs "
                            "stored there (default: %(default)s)")
     gate.set_defaults(func=cmd_gate)
+
+    cal = sub.add_parser(
+        "calibrate", help="measure a gate policy's run-to-run noise on your stack (A/A pairs)",
+        description="Run N A/A pairs of every experiment of a gate policy — its baseline against itself, "
+                    "interleaved, on one kept stack — and measure per vs_baseline criterion and experiment the A/A "
+                    "effects, the run-to-run variance beyond sampling noise, the pairs a gate would have blocked, "
+                    "and the worsening a gate of this policy could see (80 %% power). Writes "
+                    "<policy>.calibration.json beside the policy: commit it. Every gate of the policy then adds "
+                    "the run-to-run variance to its intervals and warns when a floor is below the noise.",
+        epilog="Each pair is one gate's worth of runs (the shipped policy: ~9 minutes a pair on 2 cores); "
+               "use --only for one experiment. Exit codes: 0 measured, 2 nothing usable, 3 invalid input.")
+    cal.add_argument("policy", help="gate policy YAML")
+    cal.add_argument("--pairs", type=int, default=DEFAULT_PAIRS, metavar="N", help="A/A pairs to run (default: %(default)s)")
+    cal.add_argument("--set", action="append", metavar="VAR=VALUE", help="an experiment variable (repeatable)")
+    cal.add_argument("--backend", choices=["local", "docker"], help="override the experiments' backend")
+    cal.add_argument("--only", action="append", metavar="NAME",
+                     help="calibrate only the policy's experiments with this name (glob; repeatable)")
+    cal.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="folder for the runs (default: %(default)s)")
+    cal.set_defaults(func=cmd_calibrate)
 
     rep = sub.add_parser("report", help="render the HTML report of a run, a gate or a reports folder again",
                          description="Render report.html from stored data: a run directory, a gate directory, "

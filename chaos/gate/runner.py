@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chaos.errors import ChaosgateError
+from chaos.gate.calibration import load_for
 from chaos.gate.outputs import write_outputs
 from chaos.gate.policy import LoadedPolicy, PlannedExperiment
 from chaos.gate.verdict import (
@@ -53,12 +54,17 @@ class Gate:
                                  stack_reuse=policy.spec.reuse_stack)
         self.waivers, self.warnings = split_expired(waivers or [], dt.date.today())
         self.spending = Spending(look_budget(policy))
+        # The verdict loads it again and lists its warnings; looks need it while runs go on.
+        self.calibration, self._calibration_notes = load_for(policy)
 
     def run(self) -> GateVerdict:
         """Run every planned run (until fail-fast stops the rest), then judge."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        for w in self.warnings:
+        for w in self.warnings + self._calibration_notes:
             self.say(w)
+        if self.calibration:
+            self.say(f"using the calibration of {self.calibration.pairs} A/A pair(s) beside the policy: its "
+                     "run-to-run variance is added to every calibrated comparison")
         reconcile_all(self.out_dir, self.say)
         pool = StackPool(self.out_dir, self.record.gate_id, self.say)
         plan = [(r, p, side) for r in range(self.policy.spec.repeats) for p in self.policy.experiments
@@ -174,7 +180,8 @@ class Gate:
                 if alpha <= 0:
                     continue
                 d = compare_criterion(self.policy, crit, p, base, cand + [current], alpha,
-                                      self.record.seed * 1000 + i, (run_dir, at), pooled_base[crit.name])
+                                      self.record.seed * 1000 + i, (run_dir, at), pooled_base[crit.name],
+                                      self.calibration.find(crit.name, p.name) if self.calibration else None)
                 if d.effect is None:
                     continue  # could not decide (too few samples): nothing spent, it accrues
                 self.spending.spend(key, fraction)

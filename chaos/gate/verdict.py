@@ -18,6 +18,7 @@ probability above alpha.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from pathlib import Path
 from typing import Literal
@@ -25,13 +26,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from chaos.errors import ChaosgateError
+from chaos.gate.calibration import Noise, load_for
 from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment, warn_amount
 from chaos.gate.waivers import Waiver
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.observations import observe
 from chaos.measure.result import BlastRadius, RunResult, load_result
 from chaos.measure.sli import SLIValue
-from chaos.measure.stats import Counts, Decision, Method, Observations, compare
+from chaos.measure.stats import Counts, Decision, Method, allowed_change, compare
 from chaos.spec.surfaces import SLIDef, SLIRef, Surface
 
 Verdict = Literal["PASS", "WARN", "FAIL", "INCONCLUSIVE"]
@@ -277,8 +279,12 @@ def _sli(crit: Criterion, p: PlannedExperiment) -> tuple[Surface, SLIDef]:
     return found
 
 
+#: A criterion's observations of some runs: one group of windows per run.
+Pooled = list[list[Counts]] | list[list[float]]
+
+
 def pool_runs(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, window_s: float,
-          cut: tuple[str, float] | None = None) -> list[list[Counts]] | list[list[float]]:
+              cut: tuple[str, float] | None = None) -> Pooled:
     """Each run's windows in the criterion's phase, as its own group: runs are the unit that repeats."""
     surface, sli = _sli(crit, p)
     source = sli.source or surface.services[0]
@@ -292,16 +298,19 @@ def pool_runs(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, wind
 
 def compare_criterion(policy: LoadedPolicy, crit: Criterion, p: PlannedExperiment, base: list[StoredRun],
                       cand: list[StoredRun], alpha: float, seed: int, cut: tuple[str, float] | None = None,
-                      pooled_base: Observations | None = None) -> Decision:
+                      pooled_base: Pooled | None = None, noise: Noise | None = None) -> Decision:
     """The statistical comparison of one vs_baseline criterion on these runs; `pooled_base` is
-    `base` already pooled (fail-fast looks reuse it: stored runs do not change between looks)."""
+    `base` already pooled (fail-fast looks reuse it: stored runs do not change between looks);
+    `noise`, the calibration's for this pair: its run-to-run variance is added to the interval."""
     b = pooled_base if pooled_base is not None else pool_runs(base, crit, p, policy.spec.window)
     c = pool_runs(cand, crit, p, policy.spec.window, cut)
     better = _sli(crit, p)[1].better
     rule = crit.vs_baseline
     assert rule is not None, "only a vs_baseline criterion is compared"
-    return compare(b, c, better=better, relative=rule.allowed, floor=rule.floor,
-                   alpha=alpha, min_samples=crit.min_samples, seed=seed, method=GATE_METHOD)
+    # Each side's mean over its runs carries the between-run variance once per run it averages.
+    extra = noise.between_variance * (1 / max(len(b), 1) + 1 / max(len(c), 1)) if noise else 0.0
+    return compare(b, c, better=better, relative=rule.allowed, floor=rule.floor, alpha=alpha,
+                   min_samples=crit.min_samples, seed=seed, method=GATE_METHOD, extra_variance=extra)
 
 
 # --- the criteria ------------------------------------------------------------------------------------
@@ -311,6 +320,8 @@ def evaluate(policy: LoadedPolicy, record: GateRecord, gate_dir: Path, waivers: 
     runs = [StoredRun(gr) for gr in record.runs if not gr.retried]
     warnings = warnings + [f"{gr.experiment} {gr.side} {gr.repeat + 1} was run again: {gr.reason}"
                            for gr in record.runs if gr.retried]
+    calibration, about = load_for(policy)
+    warnings = warnings + about
     verdicts: list[CriterionVerdict] = []
     problems: list[str] = []
     for p in policy.experiments:
@@ -327,7 +338,9 @@ def evaluate(policy: LoadedPolicy, record: GateRecord, gate_dir: Path, waivers: 
                 continue
             seed = record.seed * 1000 + i
             if crit.vs_baseline:
-                v = _vs_baseline(policy, record, crit, p, base, cand, seed)
+                noise = calibration.find(crit.name, p.name) if calibration else None
+                v = _vs_baseline(policy, record, crit, p, base, cand, seed, noise)
+                warnings += below_noise(policy, crit, noise, record.fail_fast)
             elif crit.bound:
                 v = _bound(crit, p, base, cand)
             else:
@@ -338,18 +351,37 @@ def evaluate(policy: LoadedPolicy, record: GateRecord, gate_dir: Path, waivers: 
     return _overall(policy, record, gate_dir, verdicts, problems, waivers, warnings)
 
 
+def below_noise(policy: LoadedPolicy, crit: Criterion, noise: Noise | None, fail_fast: bool) -> list[str]:
+    """A warning when the criterion allows less change than its measured A/A noise spans: such a
+    gate is INCONCLUSIVE on a good release more often than not, and its floor is not a measurement."""
+    rule = crit.vs_baseline
+    if noise is None or rule is None:
+        return []
+    from scipy.stats import norm
+
+    alpha = final_alpha(policy, fail_fast)
+    spread = float(norm.ppf(1 - alpha / 2)) * math.sqrt(
+        2 * (noise.between_variance + noise.within_variance) / policy.spec.repeats)
+    allowed = allowed_change(noise.level, rule.allowed, rule.floor)
+    if allowed >= spread:
+        return []
+    return [f"{crit.name!r} [{noise.experiment}]: the allowed change {allowed:.3g} is below the measured noise — "
+            f"an A/A gate of this policy spans +-{spread:.3g} at alpha {alpha:.2g} ({policy.spec.repeats} run(s) a "
+            f"side, calibration of {noise.experiment}); raise the floor, or the repeats"]
+
+
 def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: PlannedExperiment,
-                 base: list[StoredRun], cand: list[StoredRun], seed: int) -> CriterionVerdict:
+                 base: list[StoredRun], cand: list[StoredRun], seed: int, noise: Noise | None = None) -> CriterionVerdict:
     vs = crit.vs_baseline
     assert vs is not None, "only a vs_baseline criterion is judged here"
     look = next((lk for lk in record.looks if lk.criterion == crit.name and lk.experiment == p.name), None)
     if look is not None:
         alpha = look.alpha if look.alpha is not None else look_alpha(policy, p)
-        d = compare_criterion(policy, crit, p, base, cand, alpha, seed, (look.run_dir, look.at))
+        d = compare_criterion(policy, crit, p, base, cand, alpha, seed, (look.run_dir, look.at), noise=noise)
         rule = (f"fail-fast look {look.look} of {look.of}: the interval is wholly beyond the allowed change"
                 + _look_span(look, cand, crit.phase))
     else:
-        d = compare_criterion(policy, crit, p, base, cand, final_alpha(policy, record.fail_fast), seed)
+        d = compare_criterion(policy, crit, p, base, cand, final_alpha(policy, record.fail_fast), seed, noise=noise)
         rule = {"FAIL": "the interval is wholly beyond the allowed change",
                 "PASS": "the interval is wholly within the allowed change",
                 "INCONCLUSIVE": "the interval straddles the allowed change, or too few samples"}[d.verdict]

@@ -165,8 +165,11 @@ def _side(obs: Observations) -> _Side:
 
 def compare(baseline: Observations, candidate: Observations, *, better: Literal["higher", "lower"],
             relative: float = 0.0, floor: float = 0.0, alpha: float = 0.05, min_samples: int = 10,
-            seed: int = 0, method: Method = "time-series") -> Decision:
-    """Decide whether `candidate` is worse than `baseline` by more than is allowed (see module doc)."""
+            seed: int = 0, method: Method = "time-series", extra_variance: float = 0.0) -> Decision:
+    """Decide whether `candidate` is worse than `baseline` by more than is allowed (see module doc).
+
+    `extra_variance`: variance of the difference these samples cannot show — the run-to-run noise a
+    calibration measured — added to the interval (each end widened in quadrature)."""
     b, c = _side(baseline), _side(candidate)
     if b.kind != c.kind:
         # An empty sequence has no kind of its own: it takes the other side's.
@@ -206,6 +209,10 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
         return base
     worse_lo, worse_hi = sorted(est.worse(sign))
     effect = est.worse_point(sign) + 0.0  # + 0.0: no "-0" in a reader's face
+    if extra_variance > 0:
+        worse_lo, worse_hi = _widened(effect, worse_lo, worse_hi, extra_variance, alpha)
+        est = est.model_copy(update=dict(method=f"{est.method}; run-to-run sd {math.sqrt(extra_variance):.3g} "
+                                                f"from the calibration added"))
     allowed = allowed_change(est.b, relative, floor)
     d = base.model_copy(update=dict(baseline=est.b, candidate=est.c, effect=effect, low=worse_lo, high=worse_hi,
                                     allowed=allowed, method=est.method, scale=est.scale,
@@ -225,6 +232,14 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
 _METHODS = {"pooled": "difference of proportions, Newcomb score interval (events assumed independent)",
             "windows": "difference of ratios of per-window counts, dependence-aware t interval",
             "values": "difference of means of per-window values, dependence-aware t interval"}
+
+
+def _widened(effect: float, lo: float, hi: float, extra: float, alpha: float) -> tuple[float, float]:
+    """The interval with `extra` variance added: each half-width h becomes sqrt(h^2 + (z x sd)^2)."""
+    from scipy.stats import norm
+
+    reach = (float(norm.ppf(1 - alpha / 2))) ** 2 * extra
+    return effect - math.sqrt((effect - lo) ** 2 + reach), effect + math.sqrt((hi - effect) ** 2 + reach)
 
 
 def _left_out(nb: int, nc: int) -> str:
