@@ -30,7 +30,7 @@ class Stamp(BaseModel):
     """What the measured noise depends on."""
 
     experiments: dict[str, str] = Field(description="experiment name -> sha256 of its file")
-    stacks: dict[str, str] = Field(description="stack file -> sha256")
+    stacks: dict[str, str] = Field(description="stack file (relative to the policy) -> sha256")
     criteria: dict[str, str] = Field(description="'criterion @ experiment' -> its SLI's definition, phase, window")
     chaosgate: str = __version__
     cores: int = Field(default_factory=lambda: os.cpu_count() or 1)
@@ -87,7 +87,9 @@ def _measured(crit: Criterion, p: PlannedExperiment, window: float) -> str:
 def stamp_of(policy: LoadedPolicy) -> Stamp:
     """The stamp the policy's calibration must carry to be used."""
     experiments = {p.name: _sha256(p.path) for p in policy.experiments}
-    stacks = {str(p.candidate.stack.path): _sha256(p.candidate.stack.path) for p in policy.experiments}
+    # Relative to the policy: the file is committed, and a clone elsewhere must find the same names.
+    stacks = {os.path.relpath(p.candidate.stack.path, policy.path.parent): _sha256(p.candidate.stack.path)
+              for p in policy.experiments}
     criteria = {f"{c.name} @ {p.name}": _measured(c, p, policy.spec.window) for c in policy.spec.criteria
                 if c.vs_baseline for p in policy.experiments if c.applies_to(p.name)}
     return Stamp(experiments=experiments, stacks=stacks, criteria=criteria)
