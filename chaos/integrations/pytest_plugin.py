@@ -193,7 +193,9 @@ def pytest_runtest_call(item: pytest.Item) -> None:
             what = (f"degraded {', '.join(worse) or 'nothing'}"
                     + (f"; unknown {', '.join(radius.unknown)}" if radius.unknown else "")
                     + f"; expected only {', '.join(radius.expected) or 'nothing'}")
-        pytest.fail(f"blast radius of {result.experiment} NOT contained: {what} (run directory {result.run_dir})",
+        # Unknown fails the test as NOT contained does (fail closed), but says it could not tell.
+        verdict = "containment unknown" if radius is not None and radius.contained is None else "NOT contained"
+        pytest.fail(f"blast radius of {result.experiment} {verdict}: {what} (run directory {result.run_dir})",
                     pytrace=False)
 
 

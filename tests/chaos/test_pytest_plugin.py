@@ -83,6 +83,8 @@ def test_one_stack_per_session_faults_rolled_back_on_every_exit(pytester: pytest
 def test_the_experiment_marker_passes_fails_and_errors_as_the_run_says(pytester: pytest.Pytester,
                                                                       tmp_path: Path) -> None:
     out = tmp_path / "reports"
+    # ~50 requests a phase vouch for a failure share within about 5 points, so the tolerance is 10:
+    # with 5, a clean run's radius would be unknown, not contained.
     base = f"""stack: {MINI / 'docker-compose.yml'}
 load: {{profile: {MINI / 'load.py'}, target: front, users: 2, spawn_rate: 10}}
 phases: {{warmup: 2s, baseline: 4s, fault: 5s, recovery: 1s}}
@@ -91,7 +93,7 @@ surfaces:
   front:
     services: [front]
     slis:
-      failures: {{kind: ratio, source: load, good: locust_failures_total, total: locust_requests_total, better: lower, tolerance: 0.05}}
+      failures: {{kind: ratio, source: load, good: locust_failures_total, total: locust_requests_total, better: lower, tolerance: 0.1}}
 """
     pytester.makefile(".yaml", contained="name: contained\n" + base + "faults:\n"
                       "  - {type: network.latency, link: front -> echo, latency_ms: 20}\nexpected_radius: []\n")
