@@ -13,6 +13,7 @@ looks the same as one whose call hangs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from chaos.components import sockets
@@ -23,6 +24,8 @@ from chaos.faults.landing import Probe, UnitLanding
 
 #: Seconds between socket-table samples (the engine ticks every 0.25 s).
 SAMPLE_EVERY_S = 0.25
+#: How long an idle-looking proxy's counters are read again at the fault's end.
+RECOUNT_S = 1.0
 
 
 def _fmt(n: float) -> str:
@@ -122,12 +125,25 @@ class LinkProbe(Probe):
 
     def finish(self, now: float) -> list[UnitLanding]:
         self.sample(now + SAMPLE_EVERY_S)
-        try:
-            after = self.client.traffic()
-        except InfraError as exc:
-            self.problem = self.problem or f"traffic could not be read: {exc}"
-            after = {}
+        after = self._traffic_after()
         return [self._unit(p, after.get(p, LinkBytes())) for p in self.proxies]
+
+    def _traffic_after(self) -> dict[str, LinkBytes]:
+        """The counters at the fault's end. A proxy that seems to have carried nothing is read again
+        a few times (at most RECOUNT_S in all): the counters can lag the bytes themselves — a call
+        through a 400 ms latency had returned while its proxy's counters had not moved yet, on a
+        busy CI machine — and "no traffic" is a verdict, so it must not be a race."""
+        deadline = time.monotonic() + RECOUNT_S
+        while True:
+            try:
+                after = self.client.traffic()
+            except InfraError as exc:
+                self.problem = self.problem or f"traffic could not be read: {exc}"
+                return {}
+            idle = [p for p in self.proxies if after.get(p, LinkBytes()).minus(self.before.get(p, LinkBytes())).total <= 0]
+            if not idle or self.hang or self.down or time.monotonic() >= deadline:
+                return after
+            time.sleep(SAMPLE_EVERY_S)
 
     def _unit(self, proxy: str, after: LinkBytes) -> UnitLanding:
         before = self.before.get(proxy, LinkBytes())

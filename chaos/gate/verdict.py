@@ -309,8 +309,11 @@ def compare_criterion(policy: LoadedPolicy, crit: Criterion, p: PlannedExperimen
     assert rule is not None, "only a vs_baseline criterion is compared"
     # Each side's mean over its runs carries the between-run variance once per run it averages.
     extra = noise.between_variance * (1 / max(len(b), 1) + 1 / max(len(c), 1)) if noise else 0.0
-    return compare(b, c, better=better, relative=rule.allowed, floor=rule.floor, alpha=alpha,
-                   min_samples=crit.min_samples, seed=seed, method=GATE_METHOD, extra_variance=extra)
+    d = compare(b, c, better=better, relative=rule.allowed, floor=rule.floor, alpha=alpha,
+                min_samples=crit.min_samples, seed=seed, method=GATE_METHOD, extra_variance=extra)
+    if noise is not None and extra <= 0:  # calibrated, and the runs differed no more than sampling says
+        d.method += "; the calibration measured no run-to-run variance beyond sampling"
+    return d
 
 
 # --- the criteria ------------------------------------------------------------------------------------

@@ -91,4 +91,4 @@ def test_calibrate_measures_aa_pairs_on_a_real_stack_and_the_gate_uses_the_resul
     again = chaosgate("gate", str(policy), "--from", str(gate_dir))
     verdict = json.loads((gate_dir / "verdict.json").read_text())
     method = next(c["method"] for c in verdict["criteria"] if c["criterion"] == "broker connections")
-    assert again.code in (0, 2) and "from the calibration" in method, (again.out, method)
+    assert again.code in (0, 2) and "calibration" in method, (again.out, method)

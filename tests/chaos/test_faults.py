@@ -74,9 +74,23 @@ def container_env(mini, service: str) -> dict[str, str] | None:
     return dict(item.split("=", 1) for item in env)
 
 
+#: Journals of the faults injected by the running test (see _no_fault_outlives_its_test).
+_INJECTED: list[Journal] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_fault_outlives_its_test():
+    """A test that fails before its own rollback must not leave its fault to the next test on the
+    shared stack (a latency toxic left behind made every later toxic count wrong)."""
+    yield
+    while _INJECTED:
+        rollback_journal(_INJECTED.pop())
+
+
 def inject(mini, tmp_path: Path, spec: dict) -> tuple[Journal, list[int]]:
     stack, state = mini
     journal = Journal(tmp_path)
+    _INJECTED.append(journal)
     fresh = StackState.load(state.run_dir)
     ctx = FaultContext("test", stack, fresh, journal)
     return journal, parse_fault(spec).inject(ctx)
@@ -86,6 +100,7 @@ def watched(mini, tmp_path: Path, spec: dict) -> tuple[Journal, list[int], Probe
     """Inject as the engine does: the fault's landing probe made first, told what was injected."""
     stack, state = mini
     journal = Journal(tmp_path)
+    _INJECTED.append(journal)
     ctx = FaultContext("test", stack, StackState.load(state.run_dir), journal)
     fault = parse_fault(spec)
     probe = fault.probe(ctx)
