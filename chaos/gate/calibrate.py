@@ -11,6 +11,7 @@ policy (chaos.gate.calibration), and used by every gate of it.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,8 +78,7 @@ def _noise(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: Planned
     estimates = [e for e, _ in per_run]
     within = sum(v for _, v in per_run) / len(per_run)
     level = sum(estimates) / len(estimates)
-    total = _sample_variance(estimates)
-    between = max(total - within, 0.0) if total is not None else 0.0
+    between = max(statistics.variance(estimates) - within, 0.0) if len(estimates) >= 2 else 0.0
     rule = crit.vs_baseline
     assert rule is not None
     return Noise(criterion=crit.name, experiment=p.name, level=level, estimates=estimates, aa_effects=effects,
@@ -103,13 +103,6 @@ def _estimate(groups: list) -> tuple[float, float] | None:
         return None
     mv = mean_variance(values)
     return mv.mean, mv.variance
-
-
-def _sample_variance(xs: list[float]) -> float | None:
-    if len(xs) < 2:
-        return None
-    mean = sum(xs) / len(xs)
-    return sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
 
 
 def _detectable(allowed: float, within: float, between: float, repeats: int, alpha: float) -> float:

@@ -87,3 +87,19 @@ def assert_nothing_left(run_dir: Path) -> None:
 
 def result(run_dir: Path) -> dict:
     return json.loads((run_dir / "result.json").read_text())
+
+
+def mini_gate_policy(folder: Path, criteria: str = "") -> Path:
+    """A gate policy on the mini stack (its experiment with a 6 s baseline): one critical
+    broker-connections comparison, then `criteria` (YAML list items) after it."""
+    from tests.conftest import STACKS
+
+    mini = STACKS / "mini"
+    (folder / "experiment.yaml").write_text((mini / "experiment.yaml").read_text()
+                                            .replace("stack: docker-compose.yml", f"stack: {mini / 'docker-compose.yml'}")
+                                            .replace("baseline: 2s", "baseline: 6s"))
+    policy = folder / "gate.yaml"
+    policy.write_text("name: mini-gate\nexperiments: [experiment.yaml]\nwindow: 1s\ncriteria:\n"
+                      "  - {name: broker connections, sli: broker.connections, vs_baseline: {floor: 5}, critical: true,"
+                      " min_samples: 3}\n" + criteria)
+    return policy

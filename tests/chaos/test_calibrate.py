@@ -12,22 +12,13 @@ import pytest
 from chaos.gate.calibration import Calibration, Noise, load_for, path_for, stamp_of
 from chaos.gate.policy import load_policy
 from chaos.measure.stats import compare
-from tests.conftest import STACKS, chaosgate
-
-MINI = STACKS / "mini"
+from tests.chaos.engine_helpers import mini_gate_policy
+from tests.conftest import chaosgate
 
 
 def _mini_policy(tmp_path: Path) -> Path:
     """A gate policy on the mini stack: one experiment, one calibrated criterion."""
-    exp = tmp_path / "experiment.yaml"
-    exp.write_text((MINI / "experiment.yaml").read_text()
-                   .replace("stack: docker-compose.yml", f"stack: {MINI / 'docker-compose.yml'}")
-                   .replace("baseline: 2s", "baseline: 6s"))
-    policy = tmp_path / "gate.yaml"
-    policy.write_text("name: mini-gate\nexperiments: [experiment.yaml]\nwindow: 1s\ncriteria:\n"
-                      "  - {name: broker connections, sli: broker.connections, vs_baseline: {floor: 5}, critical: true,"
-                      " min_samples: 3}\n")
-    return policy
+    return mini_gate_policy(tmp_path)
 
 
 def _noise(**changes) -> Noise:

@@ -96,7 +96,6 @@ def test_a_ratio_read_while_the_sampler_writes_sees_one_consistent_timeline(tmp_
     # Every scrape has good == total; a ratio read between its good and its total query once saw
     # the next scrape in one and not the other (a steady baseline read as 91% in CI).
     import threading
-    import time
 
     writer = Timeline(tmp_path)
     elsewhere = Timeline(tmp_path)  # another connection to the file (a gate's look, the live console)
@@ -248,6 +247,7 @@ def test_the_sampler_says_up_to_when_every_read_is_in_the_timeline(tmp_path: Pat
 
     from chaos.measure.metrics.sampler import Sampler
     from chaos.measure.metrics.sources import Source
+    from tests.runstack.helpers import wait_until
 
     release = threading.Event()
 
@@ -264,10 +264,8 @@ def test_the_sampler_says_up_to_when_every_read_is_in_the_timeline(tmp_path: Pat
         assert sampler.settled_until() < (tick[0] if tick[0] is not None else float("inf"))
         release.set()
         sampler.sample_once(wait=True)  # the slow source is still busy with the first read, or done
-        deadline = time.monotonic() + 5
-        while sampler.settled_until() < max(sampler.timeline.scrape_times("slow", 0, float("inf")), default=0):
-            assert time.monotonic() < deadline, "every read ended, yet not settled"
-            time.sleep(0.01)
+        assert wait_until(lambda: sampler.settled_until() >= max(
+            sampler.timeline.scrape_times("slow", 0, float("inf")), default=0), 5, 0.01), "every read ended, yet not settled"
     finally:
         release.set()
         sampler.close()
