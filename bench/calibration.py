@@ -8,10 +8,14 @@ Bonferroni-corrected comparisons at 0.05 give each one, as gates/pre-promotion.y
 many repetitions for it. Prints figures; asserts nothing.
 
     .venv/bin/python bench/calibration.py [--reps N] [--alpha 0.05 --alpha 0.0025 ...] [--only TEXT]
-                                          [--part shapes|failfast|all]
+                                          [--part shapes|failfast|trend|all]
 
 `--part failfast`: whole A/A gates with fail-fast (AR(1) phi 0.7 windows, 60 baseline, 30 looks
 at one per window, the gate's spending), the false-block rate for each method of `compare`.
+
+`--part trend`: A/A trend comparisons (chaos.measure.trend: a flat gauge on both sides, AR(1)
+windows) and the boundary (the candidate climbing exactly as fast as allowed), beside the peer the
+issue suggested, statsmodels' OLS slope with a HAC (Newey-West) covariance and t on n - 2.
 
 The "before" column is what issue 20 measured with the previous method (BCa bootstrap over windows
 taken as independent; pooled counts with Newcomb's interval) where it measured that row.
@@ -27,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.calibration_shapes import SHAPES, failfast_rate, rates, upper_bound  # noqa: E402 - after the path is set
+from tests.calibration_shapes import SHAPES, failfast_rate, rates, trend_rates, upper_bound  # noqa: E402 - after the path is set
 
 #: False-block rates issue 20 measured before this method, by (shape, alpha).
 BEFORE = {("lognormal sigma 1, n 10", 0.0025): 0.020, ("lognormal sigma 1, n 20", 0.0025): 0.016,
@@ -40,12 +44,64 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=0, help="repetitions per rate (default: 60 / alpha)")
     ap.add_argument("--alpha", type=float, action="append", help="repeatable (default: 0.05, 0.01, 0.0025)")
     ap.add_argument("--only", default="", help="only shapes whose name contains this")
-    ap.add_argument("--part", choices=["shapes", "failfast", "all"], default="all")
+    ap.add_argument("--part", choices=["shapes", "failfast", "trend", "all"], default="all")
     args = ap.parse_args()
     if args.part in ("shapes", "all"):
         shapes(args)
     if args.part in ("failfast", "all"):
         failfast(args)
+    if args.part in ("trend", "all"):
+        trend(args)
+
+
+def hac_trend(baseline, candidate, *, better, allowed, per_s, alpha, min_samples):  # type: ignore[no-untyped-def]
+    """The peer: each side's OLS slope with statsmodels' HAC covariance (Newey-West, the usual
+    bandwidth floor(4 (n/100)^(2/9)), small-sample corrected), a t interval on n - 2 per side."""
+    import math
+
+    import numpy as np
+    import statsmodels.api as sm
+    from scipy.stats import t as student
+
+    from chaos.measure.stats import Decision
+
+    fits = []
+    for runs in (baseline, candidate):
+        t = np.array([p[0] for p in runs[0]], dtype=float)
+        y = np.array([p[1] for p in runs[0]], dtype=float)
+        lags = int(4 * (len(y) / 100) ** (2 / 9))
+        fit = sm.OLS(y, sm.add_constant(t)).fit(cov_type="HAC", cov_kwds={"maxlags": max(lags, 1),
+                                                                            "use_correction": True})
+        fits.append((float(fit.params[1]), float(fit.bse[1]) ** 2, len(y) - 2))
+    (sb, vb, db), (sc, vc, dc) = fits
+    sign = 1.0 if better == "lower" else -1.0
+    effect, variance = sign * (sc - sb), vb + vc
+    df = variance ** 2 / (vb ** 2 / db + vc ** 2 / dc)
+    half = float(student.ppf(1 - alpha / 2, df)) * math.sqrt(variance)
+    verdict = "FAIL" if effect - half > allowed else "PASS" if effect + half <= allowed else "INCONCLUSIVE"
+    return Decision(verdict=verdict, reason="", method="HAC", confidence=1 - alpha)
+
+
+def trend(args: argparse.Namespace) -> None:
+    """Trend comparisons' A/A false blocks and boundary false passes: chaosgate's AR(1) slope
+    variance against statsmodels' HAC."""
+    print(f"\n{'trend, AR(1) windows':30} {'alpha':>7} {'target':>8} {'method':>9} {'false block (ub)':>18} "
+          f"{'false pass (ub)':>17} {'reps':>6} {'s':>5}")
+    for alpha in args.alpha or [0.05, 0.01]:
+        reps = args.reps or int(60 / alpha)
+        for n in (12, 25, 50):
+            for phi in (0.0, 0.5, 0.7, 0.9):
+                name = f"n {n}, phi {phi}"
+                if args.only not in name:
+                    continue
+                for label, judge in (("chaosgate", None), ("HAC", hac_trend)):
+                    t0 = time.perf_counter()
+                    seed = zlib.crc32(f"trend/{name}/{alpha}".encode())
+                    blocks, _ = trend_rates(n, phi, alpha, reps, seed, judge=judge)
+                    _, passes = trend_rates(n, phi, alpha, reps, seed + 1, allowed=0.05, slope=0.05, judge=judge)
+                    print(f"{name:30} {alpha:>7g} {alpha / 2:>8.5f} {label:>9} {blocks / reps:>9.5f} "
+                          f"({upper_bound(blocks, reps):.5f}) {passes / reps:>8.5f} ({upper_bound(passes, reps):.5f}) "
+                          f"{reps:>6} {time.perf_counter() - t0:>5.0f}", flush=True)
 
 
 def failfast(args: argparse.Namespace) -> None:

@@ -148,3 +148,28 @@ def failfast_rate(method: str, reps: int, alpha: float, seed: int, looks: int = 
             blocked = final.verdict == "FAIL"
         blocks += blocked
     return blocks
+
+
+def ar1_windows(rng: np.random.Generator, n: int, phi: float, slope: float = 0.0,
+                step_s: float = 2.0) -> list[tuple[float, float]]:
+    """A gauge's windows for a trend: (time, value) every `step_s`, AR(1) noise around 10 plus
+    `slope` per second."""
+    return [(i * step_s, v + slope * i * step_s) for i, v in enumerate(ar1(rng, n, phi))]
+
+
+def trend_rates(n: int, phi: float, alpha: float, reps: int, seed: int, allowed: float = 0.0,
+                slope: float = 0.0, judge: Callable[..., object] | None = None) -> tuple[int, int]:
+    """(FAILs, PASSes) of `reps` trend comparisons (chaos.measure.trend.compare_trend, or `judge`
+    with its signature): a flat baseline against a candidate climbing `slope` per second, with
+    `allowed` per second allowed."""
+    from chaos.measure.trend import compare_trend
+
+    judge = judge or compare_trend
+    rng = np.random.default_rng(seed)
+    fails = passes = 0
+    for _ in range(reps):
+        d = judge([ar1_windows(rng, n, phi)], [ar1_windows(rng, n, phi, slope)], better="lower",
+                  allowed=allowed, per_s=1.0, alpha=alpha, min_samples=4)
+        fails += d.verdict == "FAIL"  # type: ignore[attr-defined]
+        passes += d.verdict == "PASS"  # type: ignore[attr-defined]
+    return fails, passes

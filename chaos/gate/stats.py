@@ -5,5 +5,6 @@ them too; this module keeps the documented import path working.
 """
 
 from chaos.measure.stats import Counts, Decision, Observations, allowed_change, compare
+from chaos.measure.trend import compare_trend
 
-__all__ = ["Counts", "Decision", "Observations", "allowed_change", "compare"]
+__all__ = ["Counts", "Decision", "Observations", "allowed_change", "compare", "compare_trend"]
