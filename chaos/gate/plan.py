@@ -86,7 +86,7 @@ def describe_gate_plan(policy: LoadedPolicy, fail_fast: bool | None = None, waiv
 def _statistics(policy: LoadedPolicy, fail_fast: bool) -> list[str]:
     spec = policy.spec
     m = comparisons(policy)
-    text = [f"statistics: Bonferroni over {m} comparison(s) (vs_baseline criterion x experiment) at alpha "
+    text = [f"statistics: Bonferroni over {m} comparison(s) (vs_baseline or trend criterion x experiment) at alpha "
             f"{spec.alpha:g}: each final comparison at {_alpha(final_alpha(policy, fail_fast))}"]
     if fail_fast:
         text.append(f"  fail-fast spends half of alpha on interim looks: {_alpha(look_budget(policy))} for each of "
@@ -98,6 +98,8 @@ def _statistics(policy: LoadedPolicy, fail_fast: bool) -> list[str]:
 def _criterion(policy: LoadedPolicy, crit: Criterion, fail_fast: bool, out: Path | None) -> list[str]:
     rule = (f"{crit.sli} vs baseline in the {crit.phase} phase, worse by at most max("
             f"{100 * crit.vs_baseline.allowed:.4g}% of the baseline, {crit.vs_baseline.floor:g})" if crit.vs_baseline else
+            f"{crit.sli}'s climb over the {crit.phase} phase (a least-squares slope) at most {crit.trend.allowed:g} per "
+            f"{crit.trend.per:g}s faster than the baseline's" if crit.trend else
             f"{crit.sli} in the {crit.phase} phase within {_bound(crit)}" if crit.bound else
             "the candidate's blast radius (no statistics: each candidate run must keep the rule)")
     lines = [f"  {crit.name}{' (critical)' if crit.critical else ''}: {rule}"]
@@ -112,6 +114,9 @@ def _criterion(policy: LoadedPolicy, crit: Criterion, fail_fast: bool, out: Path
                 level += (f", {looks_per_run(policy, p)} look(s) per candidate run spending up to "
                           f"{_alpha(look_budget(policy))} in all, on looks with enough samples")
             lines.append(f"    {p.name:<{width}}  {level}; {_samples(policy, crit, p, out)}")
+        elif crit.trend:
+            lines.append(f"    {p.name:<{width}}  alpha {_alpha(final_alpha(policy, fail_fast))}, judged at the end "
+                         f"(no fail-fast look); {_samples(policy, crit, p, out)}")
         elif crit.bound:
             lines.append(f"    {p.name:<{width}}  each run's {crit.phase} value; {_samples(policy, crit, p, out)}")
         else:
@@ -121,7 +126,7 @@ def _criterion(policy: LoadedPolicy, crit: Criterion, fail_fast: bool, out: Path
 
 def _samples(policy: LoadedPolicy, crit: Criterion, p: PlannedExperiment, out: Path | None) -> str:
     """Roughly how many samples a side gets, and what the estimate rests on."""
-    assert crit.sli is not None, "a vs_baseline or bound criterion names its SLI"
+    assert crit.sli is not None, "a vs_baseline, trend or bound criterion names its SLI"
     found = crit.sli.find(p.candidate.surfaces)
     if found is None:
         return "its SLI is not in this experiment"

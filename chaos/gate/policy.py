@@ -29,7 +29,7 @@ from pydantic_core import CoreSchema
 
 from chaos.errors import InputError, InputErrors
 from chaos.spec.experiment import LoadedExperiment, load_experiment
-from chaos.spec.surfaces import SLIRef
+from chaos.spec.surfaces import RatioSLI, SLIRef
 from chaos.util.durations import DURATION_PART_TEXT, NUMBER_TEXT, Duration, parse_duration
 from chaos.util.yamlsource import YamlDocument, in_file_order, load_yaml, validate_all
 
@@ -122,13 +122,25 @@ class RadiusRule(_Model):
                                            "take, from the fault's end, to be healthy again")
 
 
+class TrendRule(_Model):
+    """The candidate's slope over the phase against the baseline's: for what accumulates (runs stuck,
+    slots or connections held), where a leak shows as a climb long before users notice."""
+
+    allowed: Amount = Field(0.0, description="how much faster the candidate may climb, in the SLI's unit per "
+                            "`per` (0: no faster than the baseline)")
+    per: Duration = Field(60.0, gt=0, description="the time `allowed` is per, and the unit slopes are reported in: "
+                          "1m")
+
+
 class Criterion(_Model):
     """One thing a candidate must satisfy, in each experiment it applies to."""
 
     name: str = Field(min_length=1, description="what reports and waivers call it; unique in the policy")
-    sli: SLIRef | None = Field(None, description="surface.sli, for vs_baseline and bound")
+    sli: SLIRef | None = Field(None, description="surface.sli, for vs_baseline, trend and bound")
     phase: Phase = Field("fault", description="the phase whose values are judged")
     vs_baseline: VsBaseline | None = Field(None, description="rule: the candidate against the baseline")
+    trend: TrendRule | None = Field(None, description="rule: the candidate's climb over the phase against the "
+                                    "baseline's (a gauge, quantile or rate SLI)")
     bound: Bound | None = Field(None, description="rule: the candidate's own value within bounds")
     blast_radius: RadiusRule | None = Field(None, description="rule: the candidate run's blast radius")
     critical: bool = Field(False, description="its FAIL fails the gate (and stops it early); else it warns")
@@ -142,18 +154,23 @@ class Criterion(_Model):
 
     @model_validator(mode="after")
     def _one_rule(self) -> Criterion:
-        rules = [r for r in ("vs_baseline", "bound", "blast_radius") if getattr(self, r) is not None]
+        rules = [r for r in ("vs_baseline", "trend", "bound", "blast_radius") if getattr(self, r) is not None]
         if len(rules) != 1:
-            raise ValueError("give exactly one of vs_baseline, bound, blast_radius")
+            raise ValueError("give exactly one of vs_baseline, trend, bound, blast_radius")
         if (self.sli is None) != (self.blast_radius is not None):
-            raise ValueError("vs_baseline and bound need 'sli' (surface.sli); blast_radius takes none")
+            raise ValueError("vs_baseline, trend and bound need 'sli' (surface.sli); blast_radius takes none")
         if self.warn_band is not None:
             warn_amount(self.warn_band, 1.0)
         return self
 
     @property
     def kind(self) -> str:
-        return "vs_baseline" if self.vs_baseline else ("bound" if self.bound else "blast_radius")
+        return next(r for r in ("vs_baseline", "trend", "bound", "blast_radius") if getattr(self, r) is not None)
+
+    @property
+    def compared(self) -> bool:
+        """A statistical comparison with the baseline (vs_baseline or trend): it takes a share of alpha."""
+        return self.vs_baseline is not None or self.trend is not None
 
     def applies_to(self, experiment: str) -> bool:
         return not self.experiments or any(fnmatch.fnmatchcase(experiment, p) for p in self.experiments)
@@ -302,10 +319,15 @@ def _check_criterion(doc: YamlDocument, i: int, crit: Criterion, planned: list[P
         return
     for p in targets:
         surfaces = p.candidate.surfaces
-        if crit.sli.find(surfaces) is None:
+        found = crit.sli.find(surfaces)
+        if found is None:
             known = ", ".join(f"{s}.{k}" for s, v in surfaces.items() for k in v.slis)
             problems.append(doc.error(["criteria", i, "sli"],
                                       f"experiment {p.name!r} has no SLI {str(crit.sli)!r} (known: {known})"))
-        elif crit.phase == "baseline" and crit.vs_baseline:
+        elif crit.trend and isinstance(found[1], RatioSLI):
+            problems.append(doc.error(["criteria", i, "sli"],
+                                      f"a trend is fitted to per-window values: {str(crit.sli)!r} is a ratio SLI "
+                                      "(use a gauge, quantile or rate SLI, e.g. a gauge of what is held)"))
+        elif crit.phase == "baseline" and crit.compared:
             problems.append(doc.error(["criteria", i, "phase"], "compare the fault or recovery phase; the baseline "
                                       "phase is before any fault"))

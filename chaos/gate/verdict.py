@@ -30,10 +30,11 @@ from chaos.gate.calibration import Noise, load_for
 from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment, warn_amount
 from chaos.gate.waivers import Waiver
 from chaos.measure.metrics.timeline import Timeline
-from chaos.measure.observations import observe
+from chaos.measure.observations import observe, observe_points
 from chaos.measure.result import BlastRadius, RunResult, load_result
 from chaos.measure.sli import SLIValue
 from chaos.measure.stats import Counts, Decision, Method, allowed_change, compare
+from chaos.measure.trend import compare_trend
 from chaos.spec.surfaces import SLIDef, SLIRef, Surface
 
 Verdict = Literal["PASS", "WARN", "FAIL", "INCONCLUSIVE"]
@@ -161,8 +162,8 @@ class GateVerdict(BaseModel):
 
 
 def comparisons(policy: LoadedPolicy) -> int:
-    """m: the (vs_baseline criterion, experiment) pairs tested — the Bonferroni divisor."""
-    return sum(1 for c in policy.spec.criteria if c.vs_baseline
+    """m: the (vs_baseline or trend criterion, experiment) pairs tested — the Bonferroni divisor."""
+    return sum(1 for c in policy.spec.criteria if c.compared
                for p in policy.experiments if c.applies_to(p.name)) or 1
 
 
@@ -344,6 +345,8 @@ def evaluate(policy: LoadedPolicy, record: GateRecord, gate_dir: Path, waivers: 
                 noise = calibration.find(crit.name, p.name) if calibration else None
                 v = _vs_baseline(policy, record, crit, p, base, cand, seed, noise)
                 warnings += below_noise(policy, crit, noise, record.fail_fast)
+            elif crit.trend:
+                v = _trend(policy, record, crit, p, base, cand)
             elif crit.bound:
                 v = _bound(crit, p, base, cand)
             else:
@@ -400,6 +403,40 @@ def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: P
         assert d.high is not None and d.allowed is not None  # a decided comparison has its interval and limit
         if d.high > d.allowed - warn_amount(crit.warn_band, d.allowed):
             v.verdict, v.rule = "WARN", f"PASS, but the interval reaches into the warn band ({crit.warn_band})"
+    return v
+
+
+def _trend(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: PlannedExperiment,
+           base: list[StoredRun], cand: list[StoredRun]) -> CriterionVerdict:
+    """The candidate's climb over the phase against the baseline's (judged once, at the end: a
+    slope needs the phase's windows; fail-fast looks at vs_baseline criteria only)."""
+    rule = crit.trend
+    assert rule is not None, "only a trend criterion is judged here"
+    surface, sli = _sli(crit, p)
+    source = sli.source or surface.services[0]
+
+    def points(runs: list[StoredRun]) -> list[list[tuple[float, float]]]:
+        groups = []
+        for r in runs:
+            w = r.window(crit.phase)
+            if w is not None:
+                groups.append(observe_points(r.timeline, sli, source, w[0], w[1], policy.spec.window))
+        return groups
+
+    d = compare_trend(points(base), points(cand), better=sli.better, allowed=rule.allowed, per_s=rule.per,
+                      alpha=final_alpha(policy, record.fail_fast), min_samples=crit.min_samples)
+    per = f"{rule.per:g}s"
+    rules = {"FAIL": "the candidate climbs faster than allowed: the interval is wholly beyond it",
+             "PASS": "the candidate climbs no faster than allowed: the interval is wholly within it",
+             "INCONCLUSIVE": "the interval straddles the allowed climb, or too few windows"}
+    v = CriterionVerdict(criterion=crit.name, experiment=p.name, kind="trend", critical=crit.critical,
+                         verdict=d.verdict, rule=rules[d.verdict], reason=d.reason, sli=crit.sli, phase=crit.phase,
+                         candidate=d.candidate, baseline=d.baseline, n_candidate=d.n_candidate,
+                         n_baseline=d.n_baseline, effect=d.effect, low=d.low, high=d.high, allowed=d.allowed,
+                         detectable=d.detectable, confidence=d.confidence, method=d.method,
+                         threshold=f"climbs at most {rule.allowed:g} per {per} faster than the baseline")
+    if d.n_baseline == 0 and d.n_candidate == 0:
+        return _missing(v, crit, "no data on either side")
     return v
 
 

@@ -26,12 +26,19 @@ def observe(tl: Timeline, sli: SLIDef, source: str, t0: float, t1: float,
                 if good is not None and total is not None and math.isfinite(good) and math.isfinite(total):
                     counts.append(Counts(good=max(min(good, total), 0.0), total=max(total, 0.0)))
         return counts
-    values = []
+    return [v for _, v in observe_points(tl, sli, source, t0, t1, window_s)]
+
+
+def observe_points(tl: Timeline, sli: SLIDef, source: str, t0: float, t1: float,
+                   window_s: float) -> list[tuple[float, float]]:
+    """A value SLI in each `window_s` slice of [t0, t1], with the slice's end (seconds from t0): the
+    windows of a trend, whose slope needs their times (slices without data are left out)."""
+    points = []
     for a, b in _slices(t0, t1, window_s):
         v = evaluate(tl, sli, source, a, b).value
         if v is not None:
-            values.append(v)  # NaN and inf are kept: compare counts them as missing, by name
-    return values
+            points.append((b - t0, v))  # NaN and inf are kept: the statistics count them as missing, by name
+    return points
 
 
 def _slices(t0: float, t1: float, window_s: float) -> list[tuple[float, float]]:

@@ -48,7 +48,7 @@ def gate_view(gate_dir: Path) -> GateView:
 def _gate_charts(verdict: GateVerdict) -> list[Chart]:
     """Per experiment and compared SLI: every run's SLI, aligned at its fault phase's start."""
     charts = []
-    wanted = {(c.experiment, c.sli, c.phase) for c in verdict.criteria if c.kind == "vs_baseline" and c.sli}
+    wanted = {(c.experiment, c.sli, c.phase) for c in verdict.criteria if c.kind in ("vs_baseline", "trend") and c.sli}
     # In the order of the references' text, as when they were strings.
     for n, (experiment, sli_ref, phase) in enumerate(sorted(wanted, key=lambda w: (w[0], str(w[1]), w[2]))):
         series, xs, y_label = [], None, ""
