@@ -13,6 +13,7 @@ class Config(BaseModel):
 
     time_scale: float = Field(1.0, gt=0, description="real seconds per platform minute")
     telemetry_release: str = "1.4.2"
+    telemetry_rc3_share: float = Field(0.05, ge=0, le=1, description="share of projects 1.5.0-rc3 hangs for")
     telemetry_timeout_s: float = Field(0.0, ge=0, description="guardrail on post-run telemetry; 0 = none")
     overflow_to_shared: bool = True
     run_pool_slots: int = Field(8, ge=1)

@@ -112,7 +112,8 @@ def _telemetry(ex: Execution, project) -> str:
 
     def call() -> None:
         try:
-            telemetry.send(project, ex.order.id, cfg.telemetry_release, timeout, ex.cancel)
+            telemetry.send(project, ex.order.id, cfg.telemetry_release, timeout, ex.cancel,
+                           cfg.telemetry_rc3_share)
             result.append("sent")
         except telemetry.Cancelled:
             result.append("canceled")

@@ -130,7 +130,22 @@ def test_the_fixed_release_passes(tmp_path: Path) -> None:
     assert res.code == 0, (res.out, res.err[-3000:])
     crit = by_name(v)
     assert crit["runs stay healthy"]["verdict"] == "PASS" and crit["blast radius contained"]["verdict"] == "PASS"
+    # The fixed release holds no more slots at the end of its fault phase than at its start.
+    held = crit["held slots do not accumulate"]
+    assert held["verdict"] == "PASS" and held["kind"] == "trend" and held["high"] <= held["allowed"], held
     assert v["stopped_early"] is None and all(r["status"] == "completed" for r in v["runs"])
+    assert_stacks_down(tmp_path)
+
+
+def test_a_release_that_hangs_for_a_few_projects_is_never_passed(tmp_path: Path) -> None:
+    # 1.5.0-rc3 hangs only for the projects on its legacy path (5 %: 4 of the catalogue's 80): the
+    # slots its stuck runs hold climb through the fault phase while runs still succeed, and the
+    # trend criterion on them blocks it — or, at worst, cannot tell. Never a PASS.
+    res, v, _ = run_gate(tmp_path, "--only", HANG, "--candidate", "TELEMETRY_RELEASE=1.5.0-rc3")
+    assert res.code in (1, 2), (res.out, res.err[-3000:])
+    held = by_name(v)["held slots do not accumulate"]
+    assert held["verdict"] in ("FAIL", "INCONCLUSIVE") and held["effect"] > held["allowed"] == 6, held
+    assert "AR(1)" in held["method"] and "held slots do not accumulate" in res.out
     assert_stacks_down(tmp_path)
 
 

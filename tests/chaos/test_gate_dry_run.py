@@ -25,10 +25,11 @@ def test_the_pre_promotion_plan_lists_runs_time_alpha_and_samples(tmp_path: Path
     assert len(runs) == 10
     assert "candidate: TELEMETRY_RELEASE=1.5.0-rc1" in text and "baseline: TELEMETRY_RELEASE=1.4.2" in text
     assert "declared time: 7m20s of phases over 10 runs; at most 38m by the deadlines" in text
-    # alpha 0.05 over 10 comparisons, half kept for fail-fast's looks: verdict.final_alpha's numbers.
-    assert "Bonferroni over 10 comparison(s)" in text and "each final comparison at 0.0025" in text
+    # alpha 0.05 over 11 comparisons (ten vs_baseline pairs and a trend), half kept for fail-fast's
+    # looks: verdict.final_alpha's numbers.
+    assert "Bonferroni over 11 comparison(s)" in text and "each final comparison at 0.00227" in text
     # Fail-fast's half: 0.005 per critical pair, spent over 25 one-second looks by those that can decide.
-    assert ("telemetry-release-hang        alpha 0.0025, 25 look(s) per candidate run spending up to 0.005 in all, "
+    assert ("telemetry-release-hang        alpha 0.00227, 25 look(s) per candidate run spending up to 0.005 in all, "
             "on looks with enough samples") in text
     assert "at most 12 windows of 2s per side over 1 run(s) x 25s" in text  # run start delay, a quantile
     assert "events counted over 1 run(s) x 20s per side; how many depends on the load (11 users" in text
@@ -41,8 +42,10 @@ def test_the_caller_s_choices_change_the_plan_as_they_would_change_the_gate(tmp_
                        "--out", str(tmp_path))
     assert result.code == 0, result.err
     assert "runs (12, in this order):" in result.out and "fail-fast off" in result.out
-    # Two experiments left: runs (2), Studio (1), start delay (1) are the vs_baseline comparisons.
-    assert "Bonferroni over 4 comparison(s)" in result.out and "each final comparison at 0.0125" in result.out
+    # Two experiments left: runs (2), Studio (1), start delay (1) are the vs_baseline comparisons,
+    # the stuck runs' climb (1) the trend.
+    assert "Bonferroni over 5 comparison(s)" in result.out and "each final comparison at 0.01" in result.out
+    assert "held slots do not accumulate (critical)" in result.out and "judged at the end (no fail-fast look)" in result.out
     assert "look(s)" not in result.out
     assert "NOTHING SET (give --candidate VAR=VALUE)" in result.out
 
@@ -81,3 +84,17 @@ def test_a_broken_policy_gets_located_errors_and_no_plan(tmp_path: Path) -> None
 def test_re_judging_has_no_plan(tmp_path: Path) -> None:
     result = chaosgate("gate", str(POLICY), "--dry-run", "--from", str(tmp_path))
     assert result.code == 3 and "--from re-judges stored runs and runs nothing" in result.err
+
+
+def test_a_trend_on_a_ratio_or_with_a_second_rule_is_refused_at_its_line(tmp_path: Path) -> None:
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(f"name: trends\nexperiments: ['{RELEASE_HANG}']\ncriteria:\n"
+                      "  - {name: a, sli: runs.success_ratio, trend: {allowed: 1}}\n"
+                      "  - {name: b, sli: telemetry.stuck_max, trend: {allowed: 1}, vs_baseline: {allowed: 5%}}\n"
+                      "  - {name: c, sli: telemetry.stuck_max, trend: {allowed: 1, per: 30s}}\n")
+    result = chaosgate("gate", str(policy), "--dry-run", "--out", str(tmp_path / "o"))
+    assert result.code == 3 and result.out == "", result.out
+    assert (f"{policy}:4: criteria.0.sli: a trend is fitted to per-window values: 'runs.success_ratio' is a ratio "
+            "SLI") in result.err, result.err
+    assert f"{policy}:5: criteria.1: give exactly one of vs_baseline, trend, bound, blast_radius" in result.err
+    assert ":6:" not in result.err  # a trend on a gauge, per 30 s, is fine

@@ -59,6 +59,34 @@ def test_rc1_walk_never_ends_for_a_triggering_project_until_cancelled() -> None:
     assert outcome == ["cancelled"]
 
 
+def test_rc3_hangs_for_about_its_share_of_projects_and_only_for_them() -> None:
+    projects = list(catalogue.__wrapped__(2026, tenants=40).projects.values())  # 400: a share is visible
+    for share in (0.05, 0.2):
+        hung = [p for p in projects if telemetry.loops(p, "1.5.0-rc3", share)]
+        assert abs(len(hung) / len(projects) - share) < 0.04, (share, len(hung))
+    legacy = next(p for p in projects if telemetry.loops(p, "1.5.0-rc3", 0.05))
+    fine = next(p for p in projects if not telemetry.loops(p, "1.5.0-rc3", 0.05))
+    assert telemetry.walk(fine, "1.5.0-rc3", threading.Event(), 0.05) > 0
+    assert telemetry.walk(legacy, "1.5.0-rc3", threading.Event(), 0.0) > 0  # share 0: rc2's walk for all
+    cancel = threading.Event()
+    outcome: list[str] = []
+
+    def run() -> None:
+        try:
+            telemetry.walk(legacy, "1.5.0-rc3", cancel, 0.05)
+            outcome.append("returned")
+        except telemetry.Cancelled:
+            outcome.append("cancelled")
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive() and outcome == [], "rc3's legacy path still walking its cycle after 1 s"
+    cancel.set()
+    thread.join(5.0)
+    assert outcome == ["cancelled"]
+
+
 def _replay_table_module():
     import importlib.util
 
