@@ -51,7 +51,12 @@ def aa(args: argparse.Namespace, tmp: Path) -> None:
             continue
         for c in v["criteria"]:
             tally[f"{c['criterion']} [{c['experiment']}]"][c["verdict"]] += 1
-        print(f"gate {i + 1} of {args.gates}: {v['verdict']} in {wall:.0f} s", flush=True)
+        trends = "; ".join(f"{c['criterion']}: {c['effect']:.2f} [{c['low']:.2f}, {c['high']:.2f}] against "
+                           f"{c['allowed']:g}" for c in v["criteria"] if c["kind"] == "trend" and c["effect"] is not None)
+        print(f"gate {i + 1} of {args.gates}: {v['verdict']} in {wall:.0f} s" + (f" ({trends})" if trends else ""),
+              flush=True)
+        for reason in v["reasons"] if v["verdict"] != "PASS" else []:
+            print(f"    {reason[:300]}", flush=True)
     print(f"\n{'criterion [experiment]':70} {'FAIL':>5} {'INCONCL':>8} {'WARN':>5} {'PASS':>5} {'of':>4}")
     for name, counts in sorted(tally.items()):
         print(f"{name:70} {counts['FAIL']:>5} {counts['INCONCLUSIVE']:>8} {counts['WARN']:>5} {counts['PASS']:>5} "

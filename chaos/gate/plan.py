@@ -145,7 +145,7 @@ def _samples(policy: LoadedPolicy, crit: Criterion, p: PlannedExperiment, out: P
         events = rate * phase_s * repeats
         flag = f" — FEWER than min_samples {crit.min_samples}: INCONCLUSIVE" if events < crit.min_samples else ""
         return f"≈{events:.0f} events per side over {span} (at the rate of stored run {run}){flag}"
-    window = policy.spec.window
+    window = crit.trend.window if crit.trend and crit.trend.window else policy.spec.window
     windows = repeats * math.floor(phase_s / window + 1e-6)
     note = (f"; windows shorter than the sample interval ({_dur(p.candidate.spec.sample_interval)}) may hold no "
             "data" if window < p.candidate.spec.sample_interval else "")

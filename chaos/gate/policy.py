@@ -130,6 +130,9 @@ class TrendRule(_Model):
                             "`per` (0: no faster than the baseline)")
     per: Duration = Field(60.0, gt=0, description="the time `allowed` is per, and the unit slopes are reported in: "
                           "1m")
+    window: Duration | None = Field(None, gt=0, description="the window of one value for the fit; default the "
+                                    "policy's `window`. Short windows (the sample interval, 1s) fit better: "
+                                    "more of them, and their dependence is read more surely")
 
 
 class Criterion(_Model):

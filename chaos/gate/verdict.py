@@ -391,14 +391,9 @@ def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: P
         rule = {"FAIL": "the interval is wholly beyond the allowed change",
                 "PASS": "the interval is wholly within the allowed change",
                 "INCONCLUSIVE": "the interval straddles the allowed change, or too few samples"}[d.verdict]
-    v = CriterionVerdict(criterion=crit.name, experiment=p.name, kind="vs_baseline", critical=crit.critical,
-                         verdict=d.verdict, rule=rule, reason=d.reason, sli=crit.sli, phase=crit.phase,
-                         candidate=d.candidate, baseline=d.baseline, n_candidate=d.n_candidate,
-                         n_baseline=d.n_baseline, effect=d.effect, low=d.low, high=d.high, allowed=d.allowed,
-                         detectable=d.detectable, confidence=d.confidence, method=d.method,
-                         threshold=f"worse by at most max({vs.allowed:.4g} x baseline, {vs.floor:g})")
+    v = _compared(crit, p, d, rule, f"worse by at most max({vs.allowed:.4g} x baseline, {vs.floor:g})")
     if d.n_baseline == 0 and d.n_candidate == 0:
-        return _missing(v, crit, "no data on either side")
+        return v  # missing data: on_missing decided, no warn band
     if d.verdict == "PASS" and crit.warn_band is not None:
         assert d.high is not None and d.allowed is not None  # a decided comparison has its interval and limit
         if d.high > d.allowed - warn_amount(crit.warn_band, d.allowed):
@@ -420,7 +415,7 @@ def _trend(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: Planned
         for r in runs:
             w = r.window(crit.phase)
             if w is not None:
-                groups.append(observe_points(r.timeline, sli, source, w[0], w[1], policy.spec.window))
+                groups.append(observe_points(r.timeline, sli, source, w[0], w[1], rule.window or policy.spec.window))
         return groups
 
     d = compare_trend(points(base), points(cand), better=sli.better, allowed=rule.allowed, per_s=rule.per,
@@ -429,12 +424,17 @@ def _trend(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: Planned
     rules = {"FAIL": "the candidate climbs faster than allowed: the interval is wholly beyond it",
              "PASS": "the candidate climbs no faster than allowed: the interval is wholly within it",
              "INCONCLUSIVE": "the interval straddles the allowed climb, or too few windows"}
-    v = CriterionVerdict(criterion=crit.name, experiment=p.name, kind="trend", critical=crit.critical,
-                         verdict=d.verdict, rule=rules[d.verdict], reason=d.reason, sli=crit.sli, phase=crit.phase,
+    return _compared(crit, p, d, rules[d.verdict], f"climbs at most {rule.allowed:g} per {per} faster than the baseline")
+
+
+def _compared(crit: Criterion, p: PlannedExperiment, d: Decision, rule: str, threshold: str) -> CriterionVerdict:
+    """A comparison's verdict (vs_baseline or trend) with everything behind it; no data at all is
+    missing data, judged by the criterion's on_missing."""
+    v = CriterionVerdict(criterion=crit.name, experiment=p.name, kind=crit.kind, critical=crit.critical,
+                         verdict=d.verdict, rule=rule, reason=d.reason, sli=crit.sli, phase=crit.phase,
                          candidate=d.candidate, baseline=d.baseline, n_candidate=d.n_candidate,
                          n_baseline=d.n_baseline, effect=d.effect, low=d.low, high=d.high, allowed=d.allowed,
-                         detectable=d.detectable, confidence=d.confidence, method=d.method,
-                         threshold=f"climbs at most {rule.allowed:g} per {per} faster than the baseline")
+                         detectable=d.detectable, confidence=d.confidence, method=d.method, threshold=threshold)
     if d.n_baseline == 0 and d.n_candidate == 0:
         return _missing(v, crit, "no data on either side")
     return v

@@ -218,14 +218,21 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
                                     allowed=allowed, method=est.method, scale=est.scale,
                                     detectable=detectable_worsening(worse_lo, worse_hi, allowed, alpha)))
     span = f"worse by {effect:.4g} ({worse_lo:.4g} to {worse_hi:.4g}, {100 * (1 - alpha):.4g}% interval)"
-    if worse_lo > allowed:
-        d.verdict, d.reason = "FAIL", f"{span}: all of it beyond the allowed {allowed:.4g}{missing}"
-    elif worse_hi <= allowed and not missing:
-        d.verdict, d.reason = "PASS", f"{span}: all of it within the allowed {allowed:.4g}"
-    elif worse_hi <= allowed:
-        d.reason = f"{span}: within the allowed {allowed:.4g}, but a PASS needs every value finite{missing}"
+    return decided(d, span, missing, "more samples would tell")
+
+
+def decided(d: Decision, span: str, missing: str, more: str) -> Decision:
+    """`d` with its verdict and reason, from its interval (low, high) against its allowed change:
+    FAIL when all of it is beyond, PASS when all of it is within and no value was left out."""
+    assert d.low is not None and d.high is not None and d.allowed is not None, "an interval to decide on"
+    if d.low > d.allowed:
+        d.verdict, d.reason = "FAIL", f"{span}: all of it beyond the allowed {d.allowed:.4g}{missing}"
+    elif d.high <= d.allowed and not missing:
+        d.verdict, d.reason = "PASS", f"{span}: all of it within the allowed {d.allowed:.4g}"
+    elif d.high <= d.allowed:
+        d.reason = f"{span}: within the allowed {d.allowed:.4g}, but a PASS needs every value finite{missing}"
     else:
-        d.reason = f"{span}: straddles the allowed {allowed:.4g}; more samples would tell{missing}"
+        d.reason = f"{span}: straddles the allowed {d.allowed:.4g}; {more}{missing}"
     return d
 
 

@@ -7,7 +7,7 @@ are alike, so the slope's variance is not the textbook one: it is computed for A
 the lag-1 autocorrelation of the line's residuals, bias-corrected (a fitted line takes out about
 2 (1 + 3r) / n of it) and raised by half a standard error, as `chaos.measure.longrun` does for
 means. statsmodels' HAC (Newey-West) interval was measured and rejected: at 12 to 50 windows it
-gave 6 to 26 % one-sided false blocks where 2.5 % was due (`bench/calibration.py --part trend`).
+gave 5 to 25 % one-sided false blocks where 2.5 % was due (`bench/calibration.py --part trend`).
 
 With two or more runs a side, runs are the unit that repeats: the side's slope is the mean of its
 runs' slopes, and its variance the larger of their spread and their own variances. The verdict
@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from chaos.measure.longrun import MAX_R
-from chaos.measure.stats import Decision, detectable_worsening
+from chaos.measure.stats import Decision, decided, detectable_worsening
 
 #: One window: its time (seconds, any origin) and the SLI's value in it.
 Point = tuple[float, float]
@@ -140,15 +140,7 @@ def compare_trend(baseline: Sequence[Sequence[Point]], candidate: Sequence[Seque
                                     detectable=detectable_worsening(lo, hi, allowed, alpha)))
     span = (f"climbs faster by {effect:.4g} per {per_s:g}s ({lo:.4g} to {hi:.4g}, {100 * (1 - alpha):.4g}% "
             f"interval; baseline {d.baseline:.4g}, candidate {d.candidate:.4g})")
-    if lo > allowed:
-        d.verdict, d.reason = "FAIL", f"{span}: all of it beyond the allowed {allowed:.4g}{missing}"
-    elif hi <= allowed and not missing:
-        d.verdict, d.reason = "PASS", f"{span}: all of it within the allowed {allowed:.4g}"
-    elif hi <= allowed:
-        d.reason = f"{span}: within the allowed {allowed:.4g}, but a PASS needs every value finite{missing}"
-    else:
-        d.reason = f"{span}: straddles the allowed {allowed:.4g}; a longer fault phase would tell{missing}"
-    return d
+    return decided(d, span, missing, "a longer fault phase would tell")
 
 
 def _finite(runs: Sequence[Sequence[Point]]) -> tuple[list[list[Point]], int]:

@@ -46,6 +46,7 @@ def test_the_caller_s_choices_change_the_plan_as_they_would_change_the_gate(tmp_
     # the stuck runs' climb (1) the trend.
     assert "Bonferroni over 5 comparison(s)" in result.out and "each final comparison at 0.01" in result.out
     assert "held slots do not accumulate (critical)" in result.out and "judged at the end (no fail-fast look)" in result.out
+    assert "at most 75 windows of 1s per side over 3 run(s) x 25s" in result.out  # the trend's own window
     assert "look(s)" not in result.out
     assert "NOTHING SET (give --candidate VAR=VALUE)" in result.out
 

@@ -38,14 +38,14 @@ def test_walk_ends_for_triggering_projects_on_good_releases(release: str) -> Non
         assert telemetry.walk(project, release, threading.Event()) > 0
 
 
-def test_rc1_walk_never_ends_for_a_triggering_project_until_cancelled() -> None:
-    project = _projects(True)[0]
+def _walks_until_cancelled(project, release: str, share: float = 0.05) -> None:
+    """The walk is still going after 2 s, and ends as Cancelled once cancelled."""
     cancel = threading.Event()
     outcome: list[str] = []
 
     def run() -> None:
         try:
-            telemetry.walk(project, "1.5.0-rc1", cancel)
+            telemetry.walk(project, release, cancel, share)
             outcome.append("returned")
         except telemetry.Cancelled:
             outcome.append("cancelled")
@@ -53,10 +53,14 @@ def test_rc1_walk_never_ends_for_a_triggering_project_until_cancelled() -> None:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(2.0)
-    assert thread.is_alive() and outcome == [], "still walking the cycle after 2 s"
+    assert thread.is_alive() and outcome == [], f"{release}: still walking the cycle after 2 s"
     cancel.set()
     thread.join(5.0)
     assert outcome == ["cancelled"]
+
+
+def test_rc1_walk_never_ends_for_a_triggering_project_until_cancelled() -> None:
+    _walks_until_cancelled(_projects(True)[0], "1.5.0-rc1")
 
 
 def test_rc3_hangs_for_about_its_share_of_projects_and_only_for_them() -> None:
@@ -68,23 +72,7 @@ def test_rc3_hangs_for_about_its_share_of_projects_and_only_for_them() -> None:
     fine = next(p for p in projects if not telemetry.loops(p, "1.5.0-rc3", 0.05))
     assert telemetry.walk(fine, "1.5.0-rc3", threading.Event(), 0.05) > 0
     assert telemetry.walk(legacy, "1.5.0-rc3", threading.Event(), 0.0) > 0  # share 0: rc2's walk for all
-    cancel = threading.Event()
-    outcome: list[str] = []
-
-    def run() -> None:
-        try:
-            telemetry.walk(legacy, "1.5.0-rc3", cancel, 0.05)
-            outcome.append("returned")
-        except telemetry.Cancelled:
-            outcome.append("cancelled")
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(1.0)
-    assert thread.is_alive() and outcome == [], "rc3's legacy path still walking its cycle after 1 s"
-    cancel.set()
-    thread.join(5.0)
-    assert outcome == ["cancelled"]
+    _walks_until_cancelled(legacy, "1.5.0-rc3", 0.05)
 
 
 def _replay_table_module():
