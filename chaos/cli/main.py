@@ -40,8 +40,17 @@ def _raise_interrupted(signum: int, _frame: object) -> None:
 
 
 def say(msg: str) -> None:
-    """Progress for a person watching: to stderr, so stdout stays parseable."""
-    print(f"[chaosgate {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    """Progress for a person watching: to stderr, so stdout stays parseable. Never raises."""
+    try:
+        print(f"[chaosgate {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    except OSError:
+        # The reader went away (a parent killed, `2>&1 | head`). Progress is for a person: losing it
+        # must not stop the rollback or the stack's stop it was reporting on. A BrokenPipeError here
+        # once aborted a kept stack's stop at its first "stopping" line and left the stack running.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+        except OSError:
+            pass
 
 
 def parse_sets(pairs: list[str] | None) -> dict[str, str]:

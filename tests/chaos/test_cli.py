@@ -105,3 +105,21 @@ def test_every_argument_says_what_it_is_and_options_name_their_value() -> None:
                 assert action.metavar, f"{name} {action.option_strings[0]} shows argparse's placeholder"
             if isinstance(action, argparse._AppendAction):
                 assert "repeatable" in action.help, f"{name} {action.option_strings[0]}: say it is repeatable"
+
+
+def test_progress_to_a_reader_that_went_away_never_stops_the_work() -> None:
+    # A gate whose parent died: its stderr is a pipe nobody reads. A progress line raised
+    # BrokenPipeError and aborted the kept stack's stop at its first "stopping" line.
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    read, write = os.pipe()
+    os.close(read)
+    child = subprocess.run([sys.executable, "-c", "from chaos.cli.main import say\n"
+                            "for i in range(3):\n    say(f'stopping service {i}')\nprint('all stopped')"],
+                           stderr=write, stdout=subprocess.PIPE, text=True, timeout=60, cwd=str(ROOT))
+    os.close(write)
+    assert child.returncode == 0 and child.stdout.strip() == "all stopped", child
