@@ -130,9 +130,16 @@ class TrendRule(_Model):
                             "`per` (0: no faster than the baseline)")
     per: Duration = Field(60.0, gt=0, description="the time `allowed` is per, and the unit slopes are reported in: "
                           "1m")
-    window: Duration | None = Field(None, gt=0, description="the window of one value for the fit; default the "
-                                    "policy's `window`. Short windows (the sample interval, 1s) fit better: "
+    window: Duration | None = Field(None, description="the window of one value for the fit, more than 0; default "
+                                    "the policy's `window`. Short windows (the sample interval, 1s) fit better: "
                                     "more of them, and their dependence is read more surely")
+
+    @model_validator(mode="after")
+    def _positive_window(self) -> TrendRule:
+        # Not Field(gt=0): on an optional field pydantic writes `gt` into the JSON Schema, no keyword there.
+        if self.window is not None and self.window <= 0:
+            raise ValueError("window must be more than 0 (e.g. 1s)")
+        return self
 
 
 class Criterion(_Model):

@@ -224,5 +224,5 @@ criteria:
     assert "criterion 'a' is named twice" in res.err
     policy.write_text("name: broken\nexperiments: [x.yaml]\ncriteria:\n  - {name: b, sli: runs.success_ratio}\n")
     res = chaosgate("gate", str(policy), "--out", str(tmp_path / "reports"))
-    assert res.code == 3 and f"{policy}:4: criteria.0: give exactly one of vs_baseline, bound, blast_radius" in res.err
+    assert res.code == 3 and f"{policy}:4: criteria.0: give exactly one of vs_baseline, trend, bound, blast_radius" in res.err
     assert "Traceback" not in res.err and not (tmp_path / "reports").exists()
