@@ -392,9 +392,7 @@ def _vs_baseline(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: P
                 "PASS": "the interval is wholly within the allowed change",
                 "INCONCLUSIVE": "the interval straddles the allowed change, or too few samples"}[d.verdict]
     v = _compared(crit, p, d, rule, f"worse by at most max({vs.allowed:.4g} x baseline, {vs.floor:g})")
-    if d.n_baseline == 0 and d.n_candidate == 0:
-        return v  # missing data: on_missing decided, no warn band
-    if d.verdict == "PASS" and crit.warn_band is not None:
+    if d.verdict == "PASS" and crit.warn_band is not None:  # (no data is never a PASS: on_missing decided it)
         assert d.high is not None and d.allowed is not None  # a decided comparison has its interval and limit
         if d.high > d.allowed - warn_amount(crit.warn_band, d.allowed):
             v.verdict, v.rule = "WARN", f"PASS, but the interval reaches into the warn band ({crit.warn_band})"
