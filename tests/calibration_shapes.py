@@ -7,12 +7,15 @@ comparison: both sides come from the same distribution, so any FAIL is a false b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import beta as beta_dist
+from scipy.stats import lognorm
 
+from chaos.measure.quantiles import Buckets
 from chaos.measure.stats import Counts, Observations
 
 
@@ -42,6 +45,12 @@ class Shape:
     scales: bool = False
     #: The share of comparisons that detect `shift`.
     power: float = 0.8
+    #: A quantile SLI: the q compared, `worsened(rng, factor)` draws a side whose latencies are all
+    #: `factor` times longer, and `gap(factor)` is the true worsening of its bucket-interpolated
+    #: quantile (the floor that puts `factor` exactly at the allowance). `shift` is then a ratio.
+    quantile: float | None = None
+    worsened: Callable[[np.random.Generator, float], Observations] | None = None
+    gap: Callable[[float], float] | None = None
 
 
 def _offset_runs(rng: np.random.Generator, runs: int, n: int) -> list[list[float]]:
@@ -53,6 +62,36 @@ def _overdispersed(rng: np.random.Generator, n: int, events: int) -> list[Counts
     """Per-window counts whose success rate itself varies window to window (Beta around 0.95)."""
     rates = beta_dist.rvs(95 * 0.5, 5 * 0.5, size=n, random_state=rng)
     return [Counts(good=float(rng.binomial(events, p)), total=float(events)) for p in rates]
+
+
+#: Prometheus client's default histogram buckets.
+DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, math.inf]
+#: Request latencies: lognormal around 0.1 s (sigma 0.6) in windows whose level wanders (the log
+#: level an AR(1), lag-1 0.7, stationary sd 0.3), Poisson(20) requests a window.
+LATENCY_MU, LATENCY_SIGMA, LEVEL_SD = math.log(0.1), 0.6, 0.3
+
+
+def _histogram_windows(rng: np.random.Generator, n: int, factor: float = 1.0) -> list[Buckets]:
+    """n windows of a request-latency histogram: each window's requests in cumulative buckets."""
+    levels = (np.array(ar1(rng, n, 0.7)) - 10) * LEVEL_SD * math.sqrt(1 - 0.7 ** 2)
+    out = []
+    for level in levels:
+        xs = factor * rng.lognormal(LATENCY_MU + level, LATENCY_SIGMA, rng.poisson(20))
+        out.append(Buckets(bounds=DEFAULT_BUCKETS, cumulative=[float((xs <= b).sum()) for b in DEFAULT_BUCKETS]))
+    return out
+
+
+def _interpolated_quantile(q: float, factor: float) -> float:
+    """The q-quantile histogram_quantile reads from infinitely many of those requests (their
+    marginal is lognormal, sigma sqrt(0.6^2 + 0.3^2)), linear within the default buckets."""
+    dist = lognorm(s=math.hypot(LATENCY_SIGMA, LEVEL_SD), scale=factor * math.exp(LATENCY_MU))
+    prev_le, prev = 0.0, 0.0
+    for le in DEFAULT_BUCKETS[:-1]:
+        share = float(dist.cdf(le))
+        if share >= q:
+            return prev_le + (le - prev_le) * (q - prev) / (share - prev)
+        prev_le, prev = le, share
+    return DEFAULT_BUCKETS[-2]
 
 
 SHAPES: dict[str, Shape] = {s.name: s for s in [
@@ -69,6 +108,11 @@ SHAPES: dict[str, Shape] = {s.name: s for s in [
     Shape("overdispersed counts, 60 windows of 10", lambda r: _overdispersed(r, 60, 10), better="higher",
           shift=0.12),
     Shape("ties: Poisson(2) integers, n 30", lambda r: [float(v) for v in r.poisson(2, 30)], shift=3.0),
+    Shape("p95 of histogram windows, level wandering, 30 windows of ~20", lambda r: _histogram_windows(r, 30),
+          # As for AR(1) n 30: a phase of 30 windows whose level wanders this much is worth about five
+          # independent ones, and about one in seven shows no worsening however large (3.5x: 0.855).
+          shift=2.0, quantile=0.95, power=0.75, worsened=lambda r, f: _histogram_windows(r, 30, f),
+          gap=lambda f: _interpolated_quantile(0.95, f) - _interpolated_quantile(0.95, 1.0)),
 ]}
 
 
@@ -101,14 +145,20 @@ def rates(shape: Shape, reps: int, alpha: float, seed: int, *, boundary: bool = 
     relative = floor = 0.0
     for _ in range(reps):
         base, cand = shape.draw(rng), shape.draw(rng)
-        if shape.scales and (boundary or detect):
+        if shape.quantile is not None and (boundary or detect):
+            # Latencies 1.2 times longer allowed: at it exactly, or 1 + `shift` times longer.
+            assert shape.worsened is not None and shape.gap is not None
+            floor = shape.gap(1.2)
+            cand = shape.worsened(rng, 1.2 if boundary else 1 + shape.shift)
+        elif shape.scales and (boundary or detect):
             # A ratio worsening, 20% allowed: at it exactly, or `shift` as a share of the baseline.
             relative = 0.2
             cand = scaled(cand, 1.2 if boundary else 1 + shape.shift)
         elif boundary or detect:
             floor = shape.shift / 2 if detect else shape.shift
             cand = shifted(cand, shape.shift, shape.better)
-        d = compare(base, cand, better=shape.better, relative=relative, floor=floor, alpha=alpha, min_samples=5)  # type: ignore[arg-type]
+        d = compare(base, cand, better=shape.better, relative=relative, floor=floor, alpha=alpha, min_samples=5,  # type: ignore[arg-type]
+                    quantile=shape.quantile)
         fails += d.verdict == "FAIL"
         passes += d.verdict == "PASS"
     return fails, passes

@@ -22,6 +22,9 @@ Each side is one of:
 - per-run groups of either (a list of lists): with two or more runs a side, runs are the unit
   that repeats and the interval is Welch's over per-run estimates; with fewer, the windows of a
   side's runs are taken as one series, and the verdict says run-to-run variance was not measured;
+- a time-ordered sequence of per-window histogram `Buckets` (a quantile SLI, with `quantile=q`):
+  the q-quantile of the phase's summed buckets, its interval the inverted test of the per-window
+  shares below it (`chaos.measure.quantiles`), the difference a Welch t interval;
 - one pooled `Counts` (events assumed independent): Newcomb's hybrid score interval (statsmodels).
 
 NaN and infinite values are missing data: left out of n, counted, and named in the reason; a
@@ -46,6 +49,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from chaos.measure.longrun import MeanVariance, mean_variance, welch_df
+from chaos.measure.quantiles import Buckets, QuantileEstimate, estimate, point, pooled
 
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 
@@ -70,7 +74,8 @@ Method = Literal["time-series", "independent"]
 RESAMPLES = 4000
 Values = Sequence[float]
 Windows = Sequence[Counts]
-Observations = Counts | Values | Windows | Sequence[Values] | Sequence[Windows]
+Histograms = Sequence[Buckets]
+Observations = Counts | Values | Windows | Histograms | Sequence[Values] | Sequence[Windows] | Sequence[Histograms]
 
 
 class Decision(BaseModel):
@@ -125,9 +130,10 @@ def allowed_change(baseline: float, relative: float, floor: float) -> float:
 class _Side(BaseModel):
     """One side's observations in a single shape: runs of finite values or of finite window counts."""
 
-    kind: Literal["values", "windows", "pooled"]
+    kind: Literal["values", "windows", "pooled", "histograms"]
     runs: list[list[float]] = Field(default_factory=list)
     counts: list[list[Counts]] = Field(default_factory=list)
+    hists: list[list[Buckets]] = Field(default_factory=list)
     pooled: Counts | None = None
     left_out: int = 0
 
@@ -138,6 +144,8 @@ class _Side(BaseModel):
             return self.pooled.total if self.pooled else 0.0
         if self.kind == "windows":
             return sum(c.total for run in self.counts for c in run)
+        if self.kind == "histograms":
+            return sum(h.total for run in self.hists for h in run)
         return float(sum(len(run) for run in self.runs))
 
 
@@ -157,16 +165,23 @@ def _side(obs: Observations) -> _Side:
     if flat and all(isinstance(x, Counts) for x in flat):
         kept = [[c for c in run if _finite(c)] for run in runs]
         return _Side(kind="windows", counts=kept, left_out=len(flat) - sum(map(len, kept)))
-    if any(isinstance(x, Counts) for x in flat):
-        raise TypeError("a side mixes Counts and values")
+    if flat and all(isinstance(x, Buckets) for x in flat):
+        kept_h = [[h for h in run if h.finite()] for run in runs]
+        return _Side(kind="histograms", hists=kept_h, left_out=len(flat) - sum(map(len, kept_h)))
+    if any(isinstance(x, (Counts, Buckets)) for x in flat):
+        raise TypeError("a side mixes Counts, Buckets and values")
     values = [[float(x) for x in run if math.isfinite(float(x))] for run in runs]
     return _Side(kind="values", runs=values, left_out=len(flat) - sum(map(len, values)))
 
 
 def compare(baseline: Observations, candidate: Observations, *, better: Literal["higher", "lower"],
             relative: float = 0.0, floor: float = 0.0, alpha: float = 0.05, min_samples: int = 10,
-            seed: int = 0, method: Method = "time-series", extra_variance: float = 0.0) -> Decision:
+            seed: int = 0, method: Method = "time-series", extra_variance: float = 0.0,
+            quantile: float | None = None) -> Decision:
     """Decide whether `candidate` is worse than `baseline` by more than is allowed (see module doc).
+
+    `quantile`: the q compared when the sides are histogram `Buckets` (required then); histograms are
+    always judged with their windows as a time series, whatever the `method`.
 
     `extra_variance`: variance of the difference these samples cannot show — the run-to-run noise a
     calibration measured — added to the interval (each end widened in quadrature)."""
@@ -179,6 +194,8 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
                             "of Counts, or values)")
         empty.kind, empty.pooled = other.kind, Counts(good=0, total=0)
     kind = b.kind
+    if kind == "histograms" and not (quantile is not None and 0 < quantile < 1):
+        raise ValueError("comparing histograms needs quantile=q, between 0 and 1")
     nb, nc = b.size, c.size
     base = Decision(verdict="INCONCLUSIVE", reason="", method=_METHODS[kind], confidence=1 - alpha,
                     n_baseline=nb, n_candidate=nc, left_out_baseline=b.left_out, left_out_candidate=c.left_out)
@@ -199,6 +216,9 @@ def compare(baseline: Observations, candidate: Observations, *, better: Literal[
         b, c = _divided(b, unit), _divided(c, unit)
     if kind == "pooled":
         est = _pooled(b, c, alpha)
+    elif kind == "histograms":
+        assert quantile is not None
+        est = _quantiles(b, c, quantile, alpha, better)
     elif method == "independent":
         est = _independent(b, c, alpha, seed)
     else:
@@ -238,7 +258,8 @@ def decided(d: Decision, span: str, missing: str, more: str) -> Decision:
 
 _METHODS = {"pooled": "difference of proportions, Newcomb score interval (events assumed independent)",
             "windows": "difference of ratios of per-window counts, dependence-aware t interval",
-            "values": "difference of means of per-window values, dependence-aware t interval"}
+            "values": "difference of means of per-window values, dependence-aware t interval",
+            "histograms": "difference of quantiles of the phase's histogram, inverted share tests"}
 
 
 def _widened(effect: float, lo: float, hi: float, extra: float, alpha: float) -> tuple[float, float]:
@@ -328,6 +349,49 @@ def _estimate(b: _Side, c: _Side, kind: str, alpha: float, log: bool) -> _Estima
     return _Estimate(b=eb.mean, c=ec.mean, lo=diff - q * se, hi=diff + q * se, method=method)
 
 
+def _quantiles(b: _Side, c: _Side, q: float, alpha: float, better: str) -> _Estimate:
+    """The difference of the sides' q-quantiles: each end from the sides' half-widths on that end
+    (a skewed quantile's interval is wider above), a Welch t on the windows' effective sizes."""
+    import numpy as np
+    from scipy.stats import norm
+    from scipy.stats import t as student
+
+    z = float(norm.ppf(1 - alpha / 2))
+    if min(_runs(b, "histograms"), _runs(c, "histograms")) >= 2:
+        per_run = [[v for run in s.hists if (v := point(pooled(run), q)) is not None] for s in (b, c)]
+        eb, ec = (MeanVariance(mean=float(np.mean(v)), variance=float(np.var(v, ddof=1)) / len(v), n=len(v),
+                               n_eff=float(len(v)), lag1=0.0) for v in per_run)
+        diff, se = ec.mean - eb.mean, math.sqrt(eb.variance + ec.variance)
+        tq = float(student.ppf(1 - alpha / 2, welch_df(eb, ec))) if se > 0 else 0.0
+        return _Estimate(b=eb.mean, c=ec.mean, lo=diff - tq * se, hi=diff + tq * se,
+                         method=f"difference of q{q:g} of each run's histogram, runs as units ({eb.n} and "
+                                f"{ec.n} runs), Welch t interval")
+    wb, wc = ([h for run in s.hists for h in run] for s in (b, c))
+    # A PASS rests on the candidate's end towards worse and the baseline's towards better.
+    worse: Literal["low", "high"] = "high" if better == "lower" else "low"
+    qb = estimate(wb, q, z, other=wc, cautious="low" if worse == "high" else "high")
+    qc = estimate(wc, q, z, other=wb, cautious=worse)
+    if qb is None or qc is None:
+        return _Estimate(b=math.nan, c=math.nan, lo=math.nan, hi=math.nan, method=_METHODS["histograms"])
+    df = welch_df(_se_of(qb), _se_of(qc))
+    k = float(student.ppf(1 - alpha / 2, df)) / z  # the half-widths are at z: widened to Welch's t
+    diff = qc.value - qb.value
+    lo = diff - k * math.hypot(qc.value - qc.low, qb.high - qb.value)
+    hi = diff + k * math.hypot(qc.high - qc.value, qb.value - qb.low)
+    method = (f"difference of q{q:g} of the phase's histogram ({qb.events:g} and {qc.events:g} events), "
+              f"intervals inverting a test of the windows' shares below it as a time series (lag-1 {qb.share.lag1:.2f} and "
+              f"{qc.share.lag1:.2f}; worth {qb.share.n_eff:.1f} and {qc.share.n_eff:.1f} independent windows), "
+              f"Welch t ({df:.1f} df)" + ("; a quantile in the +Inf bucket: at least the top bound, open above"
+                                         if math.isinf(qb.high) or math.isinf(qc.high) else ""))
+    return _Estimate(b=qb.value, c=qc.value, lo=lo, hi=hi, method=method)
+
+
+def _se_of(e: QuantileEstimate) -> MeanVariance:
+    """A side's quantile as a mean-like estimate for Welch's degrees of freedom."""
+    se = e.se if math.isfinite(e.se) else (e.value - e.low)
+    return MeanVariance(mean=e.value, variance=se * se, n=e.share.n, n_eff=e.share.n_eff, lag1=e.share.lag1)
+
+
 def _unit(b: _Side, c: _Side) -> float:
     """The largest magnitude among the values, or 1 when all are 0."""
     return max((abs(x) for s in (b, c) for run in s.runs for x in run), default=0.0) or 1.0
@@ -339,6 +403,8 @@ def _divided(s: _Side, unit: float) -> _Side:
 
 def _runs(s: _Side, kind: str) -> int:
     """How many runs of a side carry observations."""
+    if kind == "histograms":
+        return sum(1 for r in s.hists if sum(h.total for h in r) > 0)
     if kind == "windows":
         return sum(1 for r in s.counts if sum(c.total for c in r) > 0)
     return sum(1 for r in s.runs if r)
