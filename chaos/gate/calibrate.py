@@ -20,7 +20,12 @@ from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment
 from chaos.gate.runner import Gate
 from chaos.gate.verdict import GateRecord, StoredRun, _sli, compare_criterion, final_alpha, pool_runs
 from chaos.measure.longrun import mean_variance
+from chaos.measure.quantiles import Buckets, estimate
 from chaos.measure.stats import POWER, Counts, allowed_change
+from chaos.spec.surfaces import QuantileSLI
+
+#: The normal quantile of a two-sided 95 % interval: a quantile's standard error is its half-width over it.
+Z_95 = 1.959964
 
 
 def calibrate(policy: LoadedPolicy, out_dir: Path, pairs: int, say: Callable[[str], None]) -> tuple[Calibration, Path]:
@@ -61,13 +66,15 @@ def _noise(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: Planned
              if b.problem is None and c.problem is None]
     if not pairs:
         return None
-    better = _sli(crit, p)[1].better
+    sli = _sli(crit, p)[1]
+    better = sli.better
+    q = sli.q if isinstance(sli, QuantileSLI) else None
     sign = 1.0 if better == "lower" else -1.0
     per_run: list[tuple[float, float]] = []
     effects: list[float] = []
     blocks = 0
     for b, c in pairs:
-        eb, ec = (_estimate(pool_runs([r], crit, p, policy.spec.window)) for r in (b, c))
+        eb, ec = (_estimate(pool_runs([r], crit, p, policy.spec.window), q) for r in (b, c))
         if eb is None or ec is None:
             continue
         per_run += [eb, ec]
@@ -87,11 +94,18 @@ def _noise(policy: LoadedPolicy, record: GateRecord, crit: Criterion, p: Planned
                                         repeats, alpha))
 
 
-def _estimate(groups: list) -> tuple[float, float] | None:
-    """One run's estimate of the SLI and its sampling variance (dependence-aware for values)."""
+def _estimate(groups: list, q: float | None = None) -> tuple[float, float] | None:
+    """One run's estimate of the SLI and its sampling variance (dependence-aware for values and
+    quantiles; a quantile of a histogram's windows needs its `q`)."""
     windows = groups[0] if groups else []
     if not windows:
         return None
+    if isinstance(windows[0], Buckets):
+        assert q is not None, "a quantile SLI's windows need its q"
+        found = estimate(windows, q, Z_95)
+        if found is None or not math.isfinite(found.se):  # in the +Inf bucket: no variance to measure
+            return None
+        return found.value, found.se ** 2
     if isinstance(windows[0], Counts):
         good, total = sum(w.good for w in windows), sum(w.total for w in windows)
         if total <= 0:

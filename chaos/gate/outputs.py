@@ -38,7 +38,10 @@ def _number(x: float | None) -> str:
 def _effect(c: CriterionVerdict) -> str:
     if c.effect is None:
         return "-"
-    return f"{c.effect:+.4g} [{c.low:.4g}, {c.high:.4g}]"
+    # JSON has no infinity: an interval end stored unbounded (a quantile in +Inf) is read back as null.
+    low = "-inf" if c.low is None else f"{c.low:.4g}"
+    high = "inf" if c.high is None else f"{c.high:.4g}"
+    return f"{c.effect:+.4g} [{low}, {high}]"
 
 
 def _sees(c: CriterionVerdict) -> str:

@@ -19,7 +19,7 @@ from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment
 from chaos.gate.verdict import comparisons, final_alpha, look_budget, looked_at, looks_per_run
 from chaos.gate.waivers import Waiver, split_expired
 from chaos.measure.result import load_result
-from chaos.spec.surfaces import RatioSLI
+from chaos.spec.surfaces import QuantileSLI, RatioSLI
 
 #: Stored runs looked at, newest first, for an experiment's event rate.
 HISTORY_LIMIT = 20
@@ -134,7 +134,8 @@ def _samples(policy: LoadedPolicy, crit: Criterion, p: PlannedExperiment, out: P
     phase_s = getattr(p.candidate.spec.phases, crit.phase)
     repeats = policy.spec.repeats
     span = f"{repeats} run(s) x {_dur(phase_s)}"
-    if isinstance(sli, RatioSLI):
+    # A quantile is of the phase's requests (its histogram's windows summed), so it rests on events too.
+    if isinstance(sli, RatioSLI) or (isinstance(sli, QuantileSLI) and crit.trend is None):
         stored = _stored_rate(out, p.name, str(crit.sli.surface), crit.sli.sli, crit.phase)
         if stored is None:
             load = p.candidate.spec.load
@@ -155,7 +156,7 @@ def _samples(policy: LoadedPolicy, crit: Criterion, p: PlannedExperiment, out: P
 
 
 def _stored_rate(out: Path | None, experiment: str, surface: str, sli: str, phase: str) -> tuple[float, str] | None:
-    """Events per second of a ratio SLI in the newest stored completed run of this experiment."""
+    """Events per second of a ratio or quantile SLI in the newest stored completed run of this experiment."""
     if out is None:
         return None
     dirs = sorted((out / "runs").glob(f"*-{experiment}-*"), reverse=True)[:HISTORY_LIMIT]

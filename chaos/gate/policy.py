@@ -157,7 +157,7 @@ class Criterion(_Model):
     warn_band: WarnBand | None = Field(
         None, description="a PASS this close to the limit is a WARN: a share of the allowed change or bound "
                           "('10%'), or an amount in the SLI's unit")
-    min_samples: int = Field(10, ge=1, description="fewer events (ratio) or windows (others) on a side: INCONCLUSIVE")
+    min_samples: int = Field(10, ge=1, description="fewer events (ratio, quantile) or windows (others) on a side: INCONCLUSIVE")
     on_missing: Literal["inconclusive", "fail", "warn"] = Field(
         "inconclusive", description="verdict when there is no data at all (never pass)")
     experiments: list[str] = Field(default_factory=list, description="experiment names (globs); default all")

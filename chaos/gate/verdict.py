@@ -31,11 +31,12 @@ from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment, warn_a
 from chaos.gate.waivers import Waiver
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.observations import observe, observe_points
+from chaos.measure.quantiles import Buckets
 from chaos.measure.result import BlastRadius, RunResult, load_result
 from chaos.measure.sli import SLIValue
 from chaos.measure.stats import Counts, Decision, Method, allowed_change, compare
 from chaos.measure.trend import compare_trend
-from chaos.spec.surfaces import SLIDef, SLIRef, Surface
+from chaos.spec.surfaces import QuantileSLI, SLIDef, SLIRef, Surface
 
 Verdict = Literal["PASS", "WARN", "FAIL", "INCONCLUSIVE"]
 Side = Literal["baseline", "candidate"]
@@ -281,7 +282,7 @@ def _sli(crit: Criterion, p: PlannedExperiment) -> tuple[Surface, SLIDef]:
 
 
 #: A criterion's observations of some runs: one group of windows per run.
-Pooled = list[list[Counts]] | list[list[float]]
+Pooled = list[list[Counts]] | list[list[Buckets]] | list[list[float]]
 
 
 def pool_runs(runs: list[StoredRun], crit: Criterion, p: PlannedExperiment, window_s: float,
@@ -305,13 +306,15 @@ def compare_criterion(policy: LoadedPolicy, crit: Criterion, p: PlannedExperimen
     `noise`, the calibration's for this pair: its run-to-run variance is added to the interval."""
     b = pooled_base if pooled_base is not None else pool_runs(base, crit, p, policy.spec.window)
     c = pool_runs(cand, crit, p, policy.spec.window, cut)
-    better = _sli(crit, p)[1].better
+    sli = _sli(crit, p)[1]
+    better = sli.better
     rule = crit.vs_baseline
     assert rule is not None, "only a vs_baseline criterion is compared"
     # Each side's mean over its runs carries the between-run variance once per run it averages.
     extra = noise.between_variance * (1 / max(len(b), 1) + 1 / max(len(c), 1)) if noise else 0.0
     d = compare(b, c, better=better, relative=rule.allowed, floor=rule.floor, alpha=alpha,
-                min_samples=crit.min_samples, seed=seed, method=GATE_METHOD, extra_variance=extra)
+                min_samples=crit.min_samples, seed=seed, method=GATE_METHOD, extra_variance=extra,
+                quantile=sli.q if isinstance(sli, QuantileSLI) else None)
     if noise is not None and extra <= 0:  # calibrated, and the runs differed no more than sampling says
         d.method += "; the calibration measured no run-to-run variance beyond sampling"
     return d

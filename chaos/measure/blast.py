@@ -21,6 +21,7 @@ from chaos.measure.observations import observe
 from chaos.measure.result import BlastRadius, Class, RunResult, SLIImpact, SurfaceImpact
 from chaos.measure.sli import SLIValue, evaluate
 from chaos.measure.stats import compare
+from chaos.spec.surfaces import QuantileSLI
 
 if TYPE_CHECKING:
     from chaos.measure.metrics.timeline import Timeline
@@ -81,7 +82,8 @@ def judge(tl: Timeline, sli, source: str, baseline: tuple[float, float], fault: 
 
     def at(level: float):
         return compare(b, f, better=sli.better, relative=sli.tolerance_pct / 100.0, floor=sli.tolerance,
-                       alpha=level, min_samples=MIN_SAMPLES, method="independent")  # as the gate (GATE_METHOD)
+                       alpha=level, min_samples=MIN_SAMPLES, method="independent",  # as the gate (GATE_METHOD)
+                       quantile=sli.q if isinstance(sli, QuantileSLI) else None)
 
     strict = at(alpha)
     if strict.verdict == "FAIL":

@@ -1,21 +1,28 @@
-"""An SLI's observations over a window, in the shape its statistics need: one value per
-sub-window for latency, gauge and rate SLIs, and a ratio SLI's events (good of total) per
-sub-window. Both are time series, and `chaos.measure.stats.compare` treats them as such."""
+"""An SLI's observations over a window, in the shape its statistics need: a ratio SLI's events
+(good of total) per sub-window, a quantile SLI's histogram buckets per sub-window, and one value
+per sub-window for gauge and rate SLIs. All are time series, and `chaos.measure.stats.compare`
+treats them as such."""
 
 from __future__ import annotations
 
 import math
 
 from chaos.measure.metrics.timeline import Timeline
-from chaos.measure.sli import counter_delta, evaluate
+from chaos.measure.quantiles import Buckets
+from chaos.measure.sli import counter_delta, evaluate, evaluate_windows
 from chaos.measure.stats import Counts
-from chaos.spec.surfaces import RatioSLI, Selector, SLIDef
+from chaos.spec.surfaces import QuantileSLI, RatioSLI, Selector, SLIDef
 
 
 def observe(tl: Timeline, sli: SLIDef, source: str, t0: float, t1: float,
-            window_s: float) -> list[Counts] | list[float]:
-    """The SLI in each `window_s` slice of [t0, t1]: its events for a ratio SLI, else its value
-    (slices without data are left out: missing is never zero)."""
+            window_s: float) -> list[Counts] | list[Buckets] | list[float]:
+    """The SLI in each `window_s` slice of [t0, t1]: its events for a ratio SLI, its histogram's
+    bucket increases for a quantile SLI (its q-quantile is of the phase's requests, not a mean of
+    windows' quantiles), else its value (slices without a read are left out: missing is never zero)."""
+    if isinstance(sli, QuantileSLI):
+        # A window that was read but saw no requests stays: it holds no events, and says so.
+        return [Buckets.of(v.buckets) for v in evaluate_windows(tl, sli, source, _slices(t0, t1, window_s))
+                if v.buckets]
     if isinstance(sli, RatioSLI):
         good_sel, total_sel = Selector.parse(sli.good), Selector.parse(sli.total)
         counts = []

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from chaos.spec.surfaces import QuantileSLI, RateSLI, RatioSLI, Selector, SLIDef
 
@@ -34,6 +34,9 @@ class SLIValue(BaseModel):
     value: float | None
     n: float = 0
     missing: str | None = None
+    # Kept in memory for the statistics, not written to a run's result: the stored run has the samples.
+    buckets: dict[float, float] | None = Field(
+        default=None, exclude=True, description="a quantile SLI's cumulative bucket increases by bound")
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -194,7 +197,7 @@ def _reader(tl: Timeline, sli: SLIDef, source: str, lo: float, hi: float) -> Cal
         def latency(t0: float, t1: float) -> SLIValue:
             buckets = histogram.buckets(t0, t1)
             value = quantile(buckets, sli.q)
-            return SLIValue(value=value, n=max(buckets.values()) if buckets else 0,
+            return SLIValue(value=value, n=max(buckets.values()) if buckets else 0, buckets=buckets,
                             missing=None if value is not None else "no observations in the window")
         return latency
     if isinstance(sli, RateSLI):

@@ -31,7 +31,10 @@ def test_the_pre_promotion_plan_lists_runs_time_alpha_and_samples(tmp_path: Path
     # Fail-fast's half: 0.005 per critical pair, spent over 25 one-second looks by those that can decide.
     assert ("telemetry-release-hang        alpha 0.00227, 25 look(s) per candidate run spending up to 0.005 in all, "
             "on looks with enough samples") in text
-    assert "at most 12 windows of 2s per side over 1 run(s) x 25s" in text  # run start delay, a quantile
+    # A quantile is of the phase's requests, so it rests on events too, like a ratio.
+    assert ("run start delay: runs.start_delay_p95_s vs baseline in the fault phase, worse by at most max(50% of "
+            "the baseline, 1)\n    telemetry-release-hang  alpha 0.00227; events counted over 1 run(s) x 25s per "
+            "side") in text
     assert "events counted over 1 run(s) x 20s per side; how many depends on the load (11 users" in text
     assert text.rstrip().endswith("dry run: nothing was started, injected or written")
     assert not out.exists(), "a dry run writes nothing"
@@ -57,7 +60,8 @@ def test_an_event_count_is_estimated_from_a_stored_run_and_too_few_samples_are_f
     (run_dir / "result.json").write_text(json.dumps({
         "experiment": "telemetry-release-hang", "file": str(RELEASE_HANG), "run_id": "0123abcd",
         "run_dir": str(run_dir), "status": "completed", "phases": {"fault": [100.0, 110.0]},
-        "slis": {"runs": {"success_ratio": {"fault": {"value": 0.9, "n": 4}}}}}))
+        "slis": {"runs": {"success_ratio": {"fault": {"value": 0.9, "n": 4}},
+                          "start_delay_p95_s": {"fault": {"value": 0.5, "n": 2}}}}}))
     policy = tmp_path / "gate.yaml"
     policy.write_text(f"name: small\nexperiments: ['{RELEASE_HANG}']\nrepeats: 2\nwindow: 5s\ncriteria:\n"
                       "  - {name: runs, sli: runs.success_ratio, vs_baseline: {allowed: 5%}, min_samples: 30}\n"
@@ -67,8 +71,9 @@ def test_an_event_count_is_estimated_from_a_stored_run_and_too_few_samples_are_f
     # 4 events in 10 s, over 2 runs of a 25 s fault phase: 20 events, fewer than the 30 asked for.
     assert ("≈20 events per side over 2 run(s) x 25s (at the rate of stored run 20260101-000000-telemetry-release-"
             "hang-0123abcd) — FEWER than min_samples 30: INCONCLUSIVE") in result.out, result.out
-    assert "at most 10 windows of 5s per side over 2 run(s) x 25s" in result.out
-    assert "FEWER than min_samples 20" in result.out
+    # The delay's histogram saw 2 requests in those 10 s: 10 over the two runs, fewer than its 20.
+    assert ("≈10 events per side over 2 run(s) x 25s (at the rate of stored run 20260101-000000-telemetry-release-"
+            "hang-0123abcd) — FEWER than min_samples 20: INCONCLUSIVE") in result.out, result.out
 
 
 def test_a_broken_policy_gets_located_errors_and_no_plan(tmp_path: Path) -> None:
