@@ -64,17 +64,6 @@ class Buckets(BaseModel):
         """Every count a finite number (a NaN from a scrape makes the window missing data)."""
         return all(math.isfinite(c) for c in self.cumulative)
 
-    def below(self, x: float) -> float:
-        """Events at or below x, interpolated within a bucket as histogram_quantile does."""
-        prev_le, prev = 0.0, 0.0
-        for le, count in zip(self.bounds, self.cumulative):
-            if x <= le:
-                if math.isinf(le) or le == prev_le:
-                    return prev
-                return prev + (count - prev) * (x - prev_le) / (le - prev_le)
-            prev_le, prev = le, count
-        return prev
-
 
 class QuantileEstimate(BaseModel):
     """One side's quantile, its interval, and what the interval rests on."""
@@ -136,11 +125,11 @@ def estimate(windows: Sequence[Buckets], q: float, z: float, other: Sequence[Buc
     "a share q of events lie below x" is not rejected (the share's test inverted, so the bucket's
     density, noisy at a gate's sample sizes, is never estimated). `cautious`: the end a PASS rests
     on, which also takes the other side's variance at x (see module doc)."""
-    h = pooled(windows)
+    mine = _Aligned([w for w in windows if w.total > 0])
+    h = mine.pooled()
     value = point(h, q)
     if value is None:
         return None
-    mine = _Aligned([w for w in windows if w.total > 0])
     theirs = _Aligned([w for w in other if w.total > 0])
     # The other side's variance of its share at its own quantile, as if it had this side's events.
     at_q = theirs.variance_at_own(q) * theirs.events / mine.events if theirs.events else 0.0
@@ -172,7 +161,6 @@ class _Aligned:
     def __init__(self, windows: Sequence[Buckets]):
         import numpy as np
 
-        self.windows = windows
         self.bounds = np.array(sorted({b for w in windows for b in w.bounds}), dtype=float)
         self.counts = np.array([[_at(w, b) for b in self.bounds] for w in windows],
                                dtype=float).reshape(len(windows), len(self.bounds))
@@ -180,7 +168,8 @@ class _Aligned:
         self.events = float(sum(self.totals))
 
     def below(self, x: float) -> list[float]:
-        """Each window's events at or below x, interpolated within a bucket (as Buckets.below)."""
+        """Each window's events at or below x, interpolated linearly within a bucket as
+        histogram_quantile does (the +Inf bucket adds nothing below a finite x)."""
         import numpy as np
 
         i = int(np.searchsorted(self.bounds, x, side="left"))
@@ -192,6 +181,10 @@ class _Aligned:
             return [float(v) for v in prev]
         return [float(v) for v in prev + (self.counts[:, i] - prev) * (x - prev_le) / (le - prev_le)]
 
+    def pooled(self) -> Buckets:
+        """The windows' buckets summed."""
+        return Buckets(bounds=[float(b) for b in self.bounds], cumulative=[float(c) for c in self.counts.sum(axis=0)])
+
     def share(self, x: float) -> float:
         """The share of all the windows' events at or below x."""
         return sum(self.below(x)) / self.events
@@ -202,7 +195,7 @@ class _Aligned:
 
     def variance_at_own(self, q: float) -> float:
         """The variance of the share below these windows' own q-quantile (0 without events)."""
-        value = point(pooled(self.windows), q) if self.events else None
+        value = point(self.pooled(), q) if self.events else None
         return 0.0 if value is None else _share_variance(self.below(value), self.totals, q, self.events).variance
 
 

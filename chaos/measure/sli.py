@@ -12,12 +12,12 @@ the judge, the blast radius and the report's charts see the same values.
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from chaos.measure.quantiles import Buckets, point
 from chaos.spec.surfaces import QuantileSLI, RateSLI, RatioSLI, Selector, SLIDef
 
 if TYPE_CHECKING:
@@ -130,24 +130,7 @@ class _Histogram:
 
 def quantile(buckets: dict[float, float], q: float) -> float | None:
     """Prometheus-style histogram_quantile over cumulative bucket counts."""
-    if not buckets:
-        return None
-    les = sorted(buckets)
-    total = buckets[les[-1]]
-    if total <= 0:
-        return None
-    rank = q * total
-    prev_le, prev_count = 0.0, 0.0
-    for le in les:
-        count = buckets[le]
-        if count >= rank:
-            if math.isinf(le):
-                return prev_le
-            if count == prev_count:
-                return le
-            return prev_le + (le - prev_le) * (rank - prev_count) / (count - prev_count)
-        prev_le, prev_count = le, count
-    return les[-1]
+    return point(Buckets.of(buckets), q) if buckets else None
 
 
 def evaluate(tl: Timeline, sli: SLIDef, source: str, t0: float, t1: float) -> SLIValue:
