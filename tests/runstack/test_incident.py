@@ -19,8 +19,10 @@ RUNS = "runstack_runs_total"
 INTERNAL = {"status": "failed", "reason": "Internal error"}
 PUBLICATIONS = {"status": "failed", "reason": "Error retrieving publications"}
 QUEUE_TIMEOUT = {"status": "canceled", "reason": "queue timeout"}
-#: Generous: the symptoms appear within seconds here, but machines are shared and noisy.
-SYMPTOM_DEADLINE_S = 120
+#: Generous: the symptoms appear within a minute alone (44 s), but a clean-clone CI with the other
+#: lane running gate experiments beside it went past 120 s once (2026-12-03): the bound is on a
+#: hang, not a speed claim.
+SYMPTOM_DEADLINE_S = 240
 
 
 def failed_runs_seen(sched: dict[tuple, float], pools: dict[str, dict[tuple, float]], reason: str) -> bool:
@@ -56,7 +58,8 @@ def test_buggy_release_without_guardrail_shows_every_incident_symptom(tmp_path: 
             seen.update({k: v or seen.get(k, False) for k, v in incident_symptoms(state).items()})
             return all(seen.values())
 
-        assert wait_until(all_seen, SYMPTOM_DEADLINE_S, pause_s=0), seen
+        assert wait_until(all_seen, SYMPTOM_DEADLINE_S, pause_s=0), \
+            f"not seen within {SYMPTOM_DEADLINE_S} s: {[k for k, v in seen.items() if not v]}"
         assert broker(state).connection_limit() == 40, "the design's default limit, set at start"
         pools = {p: metrics(state, f"{p}-pool") for p in ("run", "shared")}
         assert value(pools["run"], "runstack_telemetry_stuck", pool="run") == 8, "the run pool is full of stuck telemetry"
