@@ -15,11 +15,12 @@ from chaos.spec.surfaces import QuantileSLI, RatioSLI, Selector, SLIDef
 
 
 def observe(tl: Timeline, sli: SLIDef, source: str, t0: float, t1: float,
-            window_s: float) -> list[Counts] | list[Buckets] | list[float]:
+            window_s: float, buckets: bool = True) -> list[Counts] | list[Buckets] | list[float]:
     """The SLI in each `window_s` slice of [t0, t1]: its events for a ratio SLI, its histogram's
     bucket increases for a quantile SLI (its q-quantile is of the phase's requests, not a mean of
-    windows' quantiles), else its value (slices without a read are left out: missing is never zero)."""
-    if isinstance(sli, QuantileSLI):
+    windows' quantiles; `buckets=False`: each window's quantile), else its value (slices without a
+    read are left out: missing is never zero)."""
+    if isinstance(sli, QuantileSLI) and buckets:
         # A window that was read but saw no requests stays: it holds no events, and says so.
         return [Buckets.of(v.buckets) for v in evaluate_windows(tl, sli, source, _slices(t0, t1, window_s))
                 if v.buckets]
