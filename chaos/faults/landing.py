@@ -19,12 +19,25 @@ if TYPE_CHECKING:
     from chaos.faults.base import Undo
 
 
+class HeldCalls(BaseModel):
+    """What callers did while their dependency hung, from the connections opened during the hang:
+    those they gave up on (closed while it was in place) and those still open when it ended."""
+
+    window_s: float = Field(description="seconds the hang was watched")
+    gave_up: int = Field(description="connections the caller closed while the hang was in place")
+    gave_up_after_s: float | None = Field(None, description="median seconds those were held before the caller closed them")
+    gave_up_max_s: float | None = None
+    held_to_end: int = Field(description="connections still open when the hang ended")
+    longest_s: float | None = Field(None, description="the oldest of those: how long a call was held without giving up")
+
+
 class UnitLanding(BaseModel):
     """One target of a fault: was it seen affected, and the evidence."""
 
     target: str
     landed: bool | None = Field(description="None: nothing could be observed")
     evidence: str
+    calls: HeldCalls | None = Field(None, description="a hang's held calls, when its connections were read")
 
 
 class Landing(BaseModel):

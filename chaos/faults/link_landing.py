@@ -8,11 +8,14 @@ opened during the fault and seen ESTABLISHED is a call held; one the proxy itsel
 side in TIME_WAIT, which lasts a minute, so a sample every quarter second cannot miss it) is a
 call the hang did not hold: the dependency closed after answering and the close passed through.
 Connections opened before the fault are not counted as held calls: an idle pooled connection
-looks the same as one whose call hangs.
+looks the same as one whose call hangs. A held call last seen before the last sample was closed by
+its caller while the hang was in place (the caller gave up: its timeout); one still open at the
+last sample was held to the end (`HeldCalls`, which the matrix reads to find calls with no timeout).
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 
@@ -20,7 +23,7 @@ from chaos.components import sockets
 from chaos.components.toxiproxy import LinkBytes
 from chaos.errors import InfraError
 from chaos.faults.base import FaultContext
-from chaos.faults.landing import Probe, UnitLanding
+from chaos.faults.landing import HeldCalls, Probe, UnitLanding
 
 #: Seconds between socket-table samples (the engine ticks every 0.25 s).
 SAMPLE_EVERY_S = 0.25
@@ -58,8 +61,13 @@ class _Watch:
         self.closed: set[tuple[str, str]] = set()
         self.closed_before: set[tuple[str, str]] = set()
         self.open_before: set[tuple[str, str]] = set()
+        self.started: float | None = None  # the first sample while the fault was in place
+        self.latest = 0.0  # the last one
 
     def see(self, rows: list[sockets.Socket], now: float, before: bool = False) -> None:
+        if not before:
+            self.started = now if self.started is None else self.started
+            self.latest = now
         for row in rows:
             if row.local_port != self.port:
                 continue
@@ -76,7 +84,22 @@ class _Watch:
 
     def held(self) -> list[float]:
         """How long each connection opened during the fault, and not closed by the proxy, was seen open."""
-        return [self.last[k] - self.first[k] for k in self.first if k not in self.closed and k not in self.open_before]
+        return [self.last[k] - self.first[k] for k in self._calls()]
+
+    def _calls(self) -> list[tuple[str, str]]:
+        return [k for k in self.first if k not in self.closed and k not in self.open_before]
+
+    def calls(self) -> HeldCalls:
+        """The held calls split into those the caller gave up on and those open at the last sample.
+
+        A connection last seen before the last sample was closed by its caller (the proxy's own
+        closes are in `closed`, left out): its duration is at least how long the caller waited."""
+        ended = [self.last[k] - self.first[k] for k in self._calls() if self.last[k] < self.latest]
+        to_end = [self.latest - self.first[k] for k in self._calls() if self.last[k] >= self.latest]
+        return HeldCalls(window_s=round(self.latest - (self.started or self.latest), 2), gave_up=len(ended),
+                         gave_up_after_s=round(statistics.median(ended), 2) if ended else None,
+                         gave_up_max_s=round(max(ended), 2) if ended else None, held_to_end=len(to_end),
+                         longest_s=round(max(to_end), 2) if to_end else None)
 
 
 class LinkProbe(Probe):
@@ -173,8 +196,12 @@ class LinkProbe(Probe):
             return UnitLanding(target=proxy, landed=None, evidence="no port known for this proxy")
         held, closed = watch.held(), len(watch.closed)
         if held:
+            calls = watch.calls()
+            gave_up = (f"; callers gave up on {calls.gave_up} after {calls.gave_up_after_s:.1f} s (median)"
+                       if calls.gave_up else "")
             return UnitLanding(target=proxy, landed=True, evidence=f"{len(held)} calls held open (longest "
-                               f"{max(held):.1f} s), {closed} closed by the proxy")
+                               f"{max(held):.1f} s), {closed} closed by the proxy{gave_up}; {calls.held_to_end} "
+                               "still open when the hang ended", calls=calls)
         if closed:
             return UnitLanding(target=proxy, landed=False, evidence=f"calls were closed, not held: the proxy closed "
                                f"{closed} connections during the fault (the dependency closes after answering and "
