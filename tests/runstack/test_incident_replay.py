@@ -74,7 +74,13 @@ def test_each_failure_path_shows_its_symptom_with_rc1_and_not_with_workload_isol
     assert res.code == 1 and verdict["verdict"] == "FAIL", res.out
     crit = {(c["criterion"], c["experiment"]): c["verdict"] for c in verdict["criteria"]}
     assert all(crit[("blast radius contained", p)] == "FAIL" for p in PATHS), crit
-    assert crit[("no Internal error before steps", broker)] == "FAIL"
+    # Internal errors: ~100 runs a side, about a fifth of the shipped side's fail so. The share is
+    # worse beyond doubt (the whole interval above zero); whether it also clears the 10-point floor
+    # at the policy's alpha (0.0025) turns on a handful of runs: clean-clone CIs saw it either way
+    # (once a lower end of 0.092), so FAIL or INCONCLUSIVE, never a pass.
+    internal = next(c for c in verdict["criteria"]
+                    if (c["criterion"], c["experiment"]) == ("no Internal error before steps", broker))
+    assert internal["verdict"] in ("FAIL", "INCONCLUSIVE") and internal["low"] > 0, internal
     # Studio: ~35 launches a side. The gate sees them worse beyond doubt (the whole interval above
     # zero); whether the worsening also clears the allowed 20 points with 99% confidence depends on
     # how many of the few launches fail (14 of 35 does not): FAIL or INCONCLUSIVE, never a pass.
