@@ -19,6 +19,9 @@ from chaos.errors import ChaosgateError, InputError
 if TYPE_CHECKING:
     from chaos.gate.calibration import Calibration
     from chaos.gate.verdict import GateVerdict
+    from chaos.matrix.compare import Comparison
+    from chaos.matrix.model import Matrix
+    from chaos.matrix.runner import Prepared
     from chaos.measure.result import RunResult
     from chaos.run.engine import Engine
     from chaos.run.stackpool import Lease
@@ -128,6 +131,39 @@ def calibrate_policy(policy_path: Path | str, *, pairs: int, variables: dict[str
         raise InputError("--pairs", f"{pairs} is not between 2 and {REPEATS_RANGE[1]} (a variance needs two)")
     policy = load_policy(policy_path, {}, {}, variables or {}, backend, only)
     return calibrate(policy, Path(out), pairs, say)
+
+
+def run_matrix(prepared: Prepared, *, out: Path | str = "reports",
+               say: Callable[[str], None] = _say) -> tuple[Matrix, Path]:
+    """Run a prepared matrix (`chaos.matrix.runner.prepare`), each cell's run reported; the matrix and its folder."""
+    from chaos.matrix.runner import run_matrix as run
+    from chaos.report import render_matrix
+
+    out = Path(out)
+    matrix, folder = run(prepared, out, say, on_cell=lambda run_dir: report_run(run_dir, out, say))
+    write_reports(lambda: render_matrix(folder), out, say)
+    return matrix, folder
+
+
+def gate_matrix(baseline: Prepared, candidate: Prepared, candidate_vars: dict[str, str], *,
+                out: Path | str = "reports", say: Callable[[str], None] = _say) -> tuple[Comparison, Path, Path]:
+    """The gate on a matrix: the baseline's matrix, then the candidate's, compared cell by cell;
+    the comparison (also in the candidate's comparison.json) and both matrix directories."""
+    from chaos.matrix.compare import compare, save_comparison
+    from chaos.matrix.outputs import write_summary
+    from chaos.report import render_matrix
+
+    say(f"matrix gate: the baseline's {len(baseline.cells)} cell(s), then the candidate's")
+    base, base_dir = run_matrix(baseline, out=out, say=say)
+    if base.stopped:
+        raise ChaosgateError(f"the baseline's matrix stopped early ({base.stopped}): nothing to compare a candidate "
+                             f"with; see {base_dir}")
+    cand, cand_dir = run_matrix(candidate, out=out, say=say)
+    comparison = compare(base, cand, str(base_dir), candidate_vars)
+    save_comparison(comparison, cand_dir)
+    write_summary(cand, cand_dir)
+    write_reports(lambda: render_matrix(cand_dir), Path(out), say)
+    return comparison, base_dir, cand_dir
 
 
 def _report_gate(verdict: GateVerdict, say: Callable[[str], None]) -> None:

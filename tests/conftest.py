@@ -124,3 +124,17 @@ def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
         if grouped[module] and "@" not in nodeid:
             pytest.exit(f"--dist loadgroup did not group {nodeid}: pytest {pytest.__version__} and this pytest-xdist "
                         "do not work together (pytest-xdist#1386); see pyproject.toml", returncode=4)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (installed by scripts/setup), one per test module."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    from tests.browser import CHROMIUM, FLAGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is installed by scripts/setup; it is missing")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()

@@ -331,6 +331,12 @@ def _print_verdict(v) -> None:
         print(f"report: {v.report}")
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from chaos.cli.matrix import cmd_matrix as run
+
+    return run(args, say, parse_sets)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from chaos import report
     from chaos.gate.outputs import VERDICT_FILE
@@ -505,8 +511,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_import)
 
     from chaos.cli.gameday import add_parsers
+    from chaos.cli.matrix import add_parser as add_matrix
 
     add_parsers(sub, DEFAULT_OUT, cmd_gameday)
+    add_matrix(sub, DEFAULT_OUT, DEFAULT_COMPOSE, cmd_matrix)
     return parser
 
 

@@ -100,12 +100,13 @@ def judge(tl: Timeline, sli, source: str, baseline: tuple[float, float], fault: 
                   f"{loose.method}")
 
 
-def blast_radius(exp: LoadedExperiment, result: RunResult, tl: Timeline) -> BlastRadius:
-    """The run's blast radius from its per-phase SLIs and the timeline."""
+def blast_radius(exp: LoadedExperiment, result: RunResult, tl: Timeline, family_alpha: float = ALPHA) -> BlastRadius:
+    """The run's blast radius from its per-phase SLIs and the timeline; a false "degraded" on any
+    SLI at most `family_alpha` (a matrix passes its share of ALPHA over all its cells)."""
     targets = target_services(exp)
     fault_t0, fault_t1 = result.phases["fault"]
     end = result.phases.get("recovery", (fault_t1, fault_t1))[1]
-    alpha = ALPHA / max(1, sum(len(s.slis) for s in exp.surfaces.values()))
+    alpha = family_alpha / max(1, sum(len(s.slis) for s in exp.surfaces.values()))
     impacts = []
     for name, surface in exp.surfaces.items():
         slis = []

@@ -1,4 +1,4 @@
-"""Self-contained HTML reports: one file per run and per gate, and an index of a reports folder.
+"""Self-contained HTML reports: one file per run, per gate and per matrix, and an index of a reports folder.
 
 Each page embeds its data and its chart library (uPlot, vendored in `static/`, MIT): it opens
 from a file or an artifact store with no request outside itself. Templates are Jinja2 with
@@ -54,6 +54,14 @@ def render_gate(gate_dir: Path | str) -> Path:
         if run.run_dir and (Path(run.run_dir) / "result.json").exists():
             render_run(run.run_dir)
     return _write(gate_dir / REPORT_FILE, "gate.html.j2", view)
+
+
+def render_matrix(folder: Path | str) -> Path:
+    """Write the matrix directory's report.html (the heat map); its path."""
+    from chaos.report.matrix_view import matrix_view
+
+    folder = Path(folder)
+    return _write(folder / REPORT_FILE, "matrix.html.j2", matrix_view(folder))
 
 
 def _write(path: Path, template: str, view) -> Path:

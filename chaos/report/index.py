@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 
 class Entry(BaseModel):
-    kind: str  # run | gate
+    kind: str  # run | gate | matrix
     name: str
     when: float
     outcome: str
@@ -19,7 +19,8 @@ class Entry(BaseModel):
 
 
 def entries(out_dir: Path) -> list[Entry]:
-    """Runs (out/runs/*/result.json) and gates (out/gates/*/verdict.json), newest first."""
+    """Runs (out/runs/*/result.json), gates (out/gates/*/verdict.json) and matrices
+    (out/matrices/*/matrix.json), newest first."""
     found = []
     for result in out_dir.glob("runs/*/result.json"):
         try:
@@ -40,5 +41,16 @@ def entries(out_dir: Path) -> list[Entry]:
         found.append(Entry(kind="gate", name=f"{v.get('policy', '?')} ({cand or 'defaults'})",
                            when=v.get("judged_at", 0), outcome=v.get("verdict", "?"),
                            reason=(v.get("reasons") or [""])[0],
+                           link=os.path.relpath(report, out_dir) if report.exists() else None))
+    for matrix in out_dir.glob("matrices/*/matrix.json"):
+        try:
+            m = json.loads(matrix.read_text())
+        except (OSError, ValueError):
+            continue
+        report = matrix.parent / "report.html"
+        unbounded = [c["calls"]["edge"] for c in m.get("cells", []) if (c.get("calls") or {}).get("bounded") is False]
+        found.append(Entry(kind="matrix", name=f"{m.get('stack_name', '?')} ({len(m.get('cells', []))} cells)",
+                           when=m.get("started_at", 0), outcome="unbounded" if unbounded else "completed",
+                           reason=f"never give up: {', '.join(unbounded)}" if unbounded else "",
                            link=os.path.relpath(report, out_dir) if report.exists() else None))
     return sorted(found, key=lambda e: e.when, reverse=True)

@@ -1,8 +1,8 @@
 """Where a run, a started stack and a gate keep their files under the output directory.
 
 `OUT/runs/<stamp>-<name>-<id>` (an experiment run, a game-day session, a gate's shared stack),
-`OUT/stacks/<stamp>-<name>` (a stack started by hand or for a pytest session) and
-`OUT/gates/<stamp>-<policy>-<id>`. The time stamp first, so a listing sorts oldest first.
+`OUT/stacks/<stamp>-<name>` (a stack started by hand or for a pytest session),
+`OUT/gates/<stamp>-<policy>-<id>` and `OUT/matrices/<stamp>-<stack>-<id>`. The time stamp first, so a listing sorts oldest first.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import uuid
 from pathlib import Path
 from typing import Final, Literal
 
-Area = Literal["runs", "stacks", "gates"]
+Area = Literal["runs", "stacks", "gates", "matrices"]
 RUNS: Final = "runs"
 STACKS: Final = "stacks"
 GATES: Final = "gates"
+MATRICES: Final = "matrices"
 
 
 def new_id() -> str:

@@ -21,7 +21,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, b"hello from " + os.environ["CHAOSGATE_SERVICE"].encode() + b"\n")
         if self.path == "/via-echo":
             try:
-                with urllib.request.urlopen(f"http://{os.environ['ECHO_ADDR']}/hello", timeout=5) as r:
+                with urllib.request.urlopen(f"http://{os.environ['ECHO_ADDR']}/hello", timeout=echo_timeout()) as r:
                     return self._send(200, r.read())
             except OSError as exc:
                 return self._send(502, f"echo unreachable: {exc}\n".encode())
@@ -47,6 +47,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def echo_timeout() -> float | None:
+    """How long front waits for echo: ECHO_TIMEOUT_S seconds (default 5); 'none' waits for ever, the
+    unbounded call a matrix must find."""
+    text = os.environ.get("ECHO_TIMEOUT_S") or "5"
+    return None if text == "none" else float(text)
 
 
 def heartbeat(every_s: float) -> None:
