@@ -6,24 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
+from chaos.cli import options
 from chaos.errors import ChaosgateError, InputError
 
 #: A fault that lives in the injecting process stays at most this long unless --for says otherwise.
 HELD_DEFAULT_S = 1800.0
-
-
-def _duration(flag: str, text: str | None) -> float | None:
-    if text is None:
-        return None
-    from chaos.util.durations import parse_duration
-
-    try:
-        value = parse_duration(text)
-    except (TypeError, ValueError) as exc:
-        raise InputError(flag, f"{text!r} is not a duration (examples: 90s, 5m, 1h): {exc}") from None
-    if value <= 0:
-        raise InputError(flag, f"{text!r}: a duration must be positive")
-    return value
 
 
 def cmd_inject(args: argparse.Namespace, say) -> int:
@@ -33,7 +20,7 @@ def cmd_inject(args: argparse.Namespace, say) -> int:
     fault, doc = gameday.parse_fault(args.spec, args.file)
     for field, message in fault.warnings():
         say(f"warning: {doc.error([field], message)}")
-    hold = _duration("--for", args.for_)
+    hold = options.duration("--for", args.for_)
     state = gameday.running_stack(Path(args.out), args.stack)
     ids, targets = gameday.inject(state, fault, doc)
     label = ", ".join(f"#{i}" for i in ids)
@@ -93,7 +80,7 @@ def cmd_load(args: argparse.Namespace, say, parse_sets, write_report) -> int:
 
     if args.profile and not args.target:
         raise InputError("--target", "a load profile needs the service it drives (e.g. --target scheduler)")
-    duration = _duration("--duration", args.duration)
+    duration = options.duration("--duration", args.duration)
     state = gameday.running_stack(Path(args.out), args.stack)
     if args.target and args.target not in state.services:
         raise InputError("--target", f"no service {args.target!r} in stack {state.name!r} "

@@ -6,20 +6,9 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from chaos.cli.options import duration
 from chaos.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, InputError
 from chaos.matrix.cells import KINDS, MEANING
-
-
-def _seconds(flag: str, text: str) -> float:
-    from chaos.util.durations import parse_duration
-
-    try:
-        value = parse_duration(text)
-    except (TypeError, ValueError) as exc:
-        raise InputError(flag, f"{text!r} is not a duration (examples: 30s, 1m): {exc}") from None
-    if value <= 0:
-        raise InputError(flag, f"{text!r}: a duration must be positive")
-    return value
 
 
 def _kinds(text: str) -> list:
@@ -34,11 +23,10 @@ def cmd_matrix(args: argparse.Namespace, say: Callable[[str], None], parse_sets)
     """Prepare (everything checked), then print the plan or run the matrix."""
     from chaos.matrix.runner import prepare
 
-    windows = {k: _seconds(flag, v) for k, flag, v in (
-        ("window_s", "--window", args.window), ("baseline_s", "--baseline", args.baseline),
-        ("recovery_s", "--recovery", args.recovery)) if v is not None}
-    if args.unbounded_after is not None:
-        windows["unbounded_after_s"] = _seconds("--unbounded-after", args.unbounded_after)
+    given = {"window_s": duration("--window", args.window), "baseline_s": duration("--baseline", args.baseline),
+             "recovery_s": duration("--recovery", args.recovery),
+             "unbounded_after_s": duration("--unbounded-after", args.unbounded_after)}
+    windows = {k: v for k, v in given.items() if v is not None}
     variables, candidate = parse_sets(args.set), parse_sets(args.candidate)
 
     def prepared(values: dict[str, str]):
