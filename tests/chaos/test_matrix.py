@@ -161,7 +161,7 @@ def matrices(tmp_path_factory) -> dict:
     the candidate with none. Each side's exit code, matrix and directory; the whole output."""
     out = tmp_path_factory.mktemp("matrix")
     r = chaosgate("matrix", "-f", str(COMPOSE), *LOAD, "--users", "5", "--cells", "hang:front->echo",
-                  "--window", "10s", "--baseline", "6s", "--recovery", "6s", "--set", "FRONT_ECHO_TIMEOUT_S=1",
+                  "--window", "8s", "--baseline", "5s", "--recovery", "4s", "--set", "FRONT_ECHO_TIMEOUT_S=1",
                   "--candidate", "FRONT_ECHO_TIMEOUT_S=none", "--out", str(out), timeout=600)
     found = sorted(out.glob("matrices/*/matrix.json"))
     assert len(found) == 2, (r.out, r.err[-3000:])
