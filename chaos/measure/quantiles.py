@@ -166,10 +166,19 @@ class _Aligned:
                                dtype=float).reshape(len(windows), len(self.bounds))
         self.totals: list[float] = [float(t) for t in self.counts[:, -1]] if len(windows) else []
         self.events = float(sum(self.totals))
+        self._last: tuple[float, list[float]] | None = None
 
     def below(self, x: float) -> list[float]:
         """Each window's events at or below x, interpolated linearly within a bucket as
         histogram_quantile does (the +Inf bucket adds nothing below a finite x)."""
+        # A bisection step asks for the share and its variance at one x: counted once for both.
+        if self._last is not None and self._last[0] == x:
+            return self._last[1]
+        found = self._below(x)
+        self._last = (x, found)
+        return found
+
+    def _below(self, x: float) -> list[float]:
         import numpy as np
 
         i = int(np.searchsorted(self.bounds, x, side="left"))
