@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from chaos.matrix.runner import Prepared
     from chaos.measure.result import RunResult
     from chaos.run.engine import Engine
-    from chaos.run.stackpool import Lease
+    from chaos.run.stackpool import Lease, StackPool
     from chaos.spec.experiment import LoadedExperiment
 
 log = logging.getLogger("chaos")
@@ -133,14 +133,14 @@ def calibrate_policy(policy_path: Path | str, *, pairs: int, variables: dict[str
     return calibrate(policy, Path(out), pairs, say)
 
 
-def run_matrix(prepared: Prepared, *, out: Path | str = "reports",
-               say: Callable[[str], None] = _say) -> tuple[Matrix, Path]:
+def run_matrix(prepared: Prepared, *, out: Path | str = "reports", say: Callable[[str], None] = _say,
+               pool: StackPool | None = None) -> tuple[Matrix, Path]:
     """Run a prepared matrix (`chaos.matrix.runner.prepare`), each cell's run reported; the matrix and its folder."""
     from chaos.matrix.runner import run_matrix as run
     from chaos.report import render_matrix
 
     out = Path(out)
-    matrix, folder = run(prepared, out, say, on_cell=lambda run_dir: report_run(run_dir, out, say))
+    matrix, folder = run(prepared, out, say, on_cell=lambda run_dir: report_run(run_dir, out, say), pool=pool)
     write_reports(lambda: render_matrix(folder), out, say)
     return matrix, folder
 
@@ -152,13 +152,22 @@ def gate_matrix(baseline: Prepared, candidate: Prepared, candidate_vars: dict[st
     from chaos.matrix.compare import compare, save_comparison
     from chaos.matrix.outputs import write_summary
     from chaos.report import render_matrix
+    from chaos.run.reconcile import reconcile_all
+    from chaos.run.stackpool import StackPool
+    from chaos.util.rundirs import new_id
 
-    say(f"matrix gate: the baseline's {len(baseline.cells)} cell(s), then the candidate's")
-    base, base_dir = run_matrix(baseline, out=out, say=say)
-    if base.stopped:
-        raise ChaosgateError(f"the baseline's matrix stopped early ({base.stopped}): nothing to compare a candidate "
-                             f"with; see {base_dir}")
-    cand, cand_dir = run_matrix(candidate, out=out, say=say)
+    say(f"matrix gate: the baseline's {len(baseline.cells)} cell(s), then the candidate's, on one kept stack "
+        "(the services the candidate's variables change are restarted)")
+    reconcile_all(Path(out), say)
+    pool = StackPool(Path(out), new_id(), say)
+    try:
+        base, base_dir = run_matrix(baseline, out=out, say=say, pool=pool)
+        if base.stopped:
+            raise ChaosgateError(f"the baseline's matrix stopped early ({base.stopped}): nothing to compare a "
+                                 f"candidate with; see {base_dir}")
+        cand, cand_dir = run_matrix(candidate, out=out, say=say, pool=pool)
+    finally:
+        pool.release()
     comparison = compare(base, cand, str(base_dir), candidate_vars)
     save_comparison(comparison, cand_dir)
     write_summary(cand, cand_dir)

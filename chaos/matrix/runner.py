@@ -140,8 +140,10 @@ def write_cells(p: Prepared, folder: Path) -> list[tuple[Cell, LoadedExperiment]
 
 
 def run_matrix(p: Prepared, out_dir: Path, say: Callable[[str], None],
-               on_cell: Callable[[Path], object] = lambda run_dir: None) -> tuple[Matrix, Path]:
-    """Run every cell in turn on one kept stack; the matrix (also in matrix.json) and its directory."""
+               on_cell: Callable[[Path], object] = lambda run_dir: None,
+               pool: StackPool | None = None) -> tuple[Matrix, Path]:
+    """Run every cell in turn on one kept stack; the matrix (also in matrix.json) and its directory.
+    `pool`: the caller's kept stack (a matrix gate's two sides share it; the caller releases it)."""
     matrix_id = new_id()
     folder = new_dir(out_dir, MATRICES, p.stack.name, matrix_id)
     cells = write_cells(p, folder / CELLS_DIR)  # before anything starts: a cell that cannot load stops here
@@ -151,8 +153,10 @@ def run_matrix(p: Prepared, out_dir: Path, say: Callable[[str], None],
     matrix.save(folder)
     for s in p.skipped:
         say(f"matrix: skipping {s.id}: {s.why}")
-    reconcile_all(out_dir, say)
-    pool = StackPool(out_dir, matrix_id, say)
+    own = pool is None
+    if own:
+        reconcile_all(out_dir, say)
+    pool = pool or StackPool(out_dir, matrix_id, say)
     try:
         for n, (cell, exp) in enumerate(cells, 1):
             say(f"matrix {p.stack.name}: cell {n} of {len(cells)}: {cell.id} ({MEANING[cell.kind]}); "
@@ -176,7 +180,8 @@ def run_matrix(p: Prepared, out_dir: Path, say: Callable[[str], None],
                 + (f"; {result.calls.edge}: {result.calls.finding}" if result.calls else ""))
             matrix.save(folder)
     finally:
-        pool.release()
+        if own:
+            pool.release()
         matrix.ended_at = time.time()
         matrix.save(folder)
         write_summary(matrix, folder)
