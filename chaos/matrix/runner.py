@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
 from chaos.errors import ChaosgateError, InputError, InputErrors
 from chaos.matrix.cells import MEANING, Cell, Kind, Skipped, select
@@ -96,10 +97,16 @@ def prepare(stack_path: Path, surfaces: str, *, kinds: list[Kind], patterns: lis
     if load is not None and not Path(load).is_file():
         raise InputError("--load", f"no locustfile at {load!r}")
     window = windows.get("window_s", 30.0)
-    settings = Settings(stack=str(stack_path), surfaces=str(path), backend=backend,
-                        variables=variables or {}, load_profile=str(Path(load).resolve()) if load else None,
-                        target=target, users=users, load_environment=load_environment or {}, kinds=kinds, patterns=patterns,
-                        **{"unbounded_after_s": round(window * 2 / 3, 1), **windows})
+    try:
+        settings = Settings(stack=str(stack_path), surfaces=str(path), backend=backend, variables=variables or {},
+                            load_profile=str(Path(load).resolve()) if load else None, target=target, users=users,
+                            load_environment=load_environment or {}, kinds=kinds, patterns=patterns,
+                            **{"unbounded_after_s": round(window * 2 / 3, 1), **windows})
+    except ValidationError as exc:
+        # The options a person gave, by their flags: --users 0, or a slow latency of 0 ms.
+        first = exc.errors()[0]
+        flag = "--" + str(first["loc"][0]).removesuffix("_s").replace("_", "-")
+        raise InputError(flag, first["msg"]) from None
     cells, skipped = select(stack, kinds, patterns, backend, settings.slow_ms)
     if not cells:
         raise InputError("--cells", f"no cell matches {', '.join(patterns) or 'the fault kinds asked for'}"

@@ -62,7 +62,7 @@ def test_a_bad_surface_set_is_located_and_nothing_starts(tmp_path: Path, out: Pa
 
 
 @pytest.mark.parametrize("args, flag", [(["--faults", "hang,melt"], "--faults"), (["--cells", "nope:*"], "--cells"),
-                                        (["--window", "soon"], "--window")])
+                                        (["--window", "soon"], "--window"), (["--users", "0"], "--users")])
 def test_bad_options_are_named(args: list[str], flag: str, out: Path) -> None:
     r = chaosgate("matrix", "-f", str(COMPOSE), *LOAD, *args, "--dry-run", "--out", str(out))
     assert r.code == 3 and f"chaosgate: error: {flag}" in r.err and "Traceback" not in r.err
