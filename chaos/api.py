@@ -149,6 +149,7 @@ def gate_matrix(baseline: Prepared, candidate: Prepared, candidate_vars: dict[st
                 out: Path | str = "reports", say: Callable[[str], None] = _say) -> tuple[Comparison, Path, Path]:
     """The gate on a matrix: the baseline's matrix, then the candidate's, compared cell by cell;
     the comparison (also in the candidate's comparison.json) and both matrix directories."""
+    from chaos.backends.envstore import redact
     from chaos.matrix.compare import compare, save_comparison
     from chaos.matrix.outputs import write_summary
     from chaos.report import render_matrix
@@ -168,7 +169,7 @@ def gate_matrix(baseline: Prepared, candidate: Prepared, candidate_vars: dict[st
         cand, cand_dir = run_matrix(candidate, out=out, say=say, pool=pool)
     finally:
         pool.release()
-    comparison = compare(base, cand, str(base_dir), candidate_vars)
+    comparison = compare(base, cand, str(base_dir), redact(candidate_vars))
     save_comparison(comparison, cand_dir)
     write_summary(cand, cand_dir)
     write_reports(lambda: render_matrix(cand_dir), Path(out), say)

@@ -36,10 +36,10 @@ def entries(exp: LoadedExperiment, result: RunResult, tl: Timeline | None, famil
     """One entry per surface of the cell's run."""
     landing = result.faults[0].landing if result.faults else None
     why = _cannot_tell(result, landing, tl)
-    if why is not None or tl is None:
+    if why is not None or tl is None:  # tl is None only with a reason (_cannot_tell); the check narrows its type
         targets = target_services(exp)
         return [Entry(surface=name, status="UNKNOWN", classification=classify(exp, surface.services, targets),
-                      why=why or "no timeline") for name, surface in exp.surfaces.items()]
+                      why=why or "") for name, surface in exp.surfaces.items()]
     radius = blast_radius(exp, result, tl, family_alpha)
     return [_entry(exp, impact) for impact in radius.surfaces]
 

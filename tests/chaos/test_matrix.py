@@ -276,3 +276,16 @@ def test_each_kind_of_cell_lands_and_rolls_back_and_sigkill_mid_matrix_then_roll
     assert_nothing_left(stack)  # every process of the kept stack (toxiproxy too) is gone
     m = json.loads(next(out.glob("matrices/*/matrix.json")).read_text())
     assert m["ended_at"] is None, "killed: the matrix never wrote its end"
+
+
+def test_a_secret_given_with_set_is_never_written_down(tmp_path: Path) -> None:
+    from chaos.matrix.runner import cell_experiment, prepare, write_cells
+
+    p = prepare(COMPOSE, "mini-matrix", kinds=["down"], patterns=["down:front->echo"],
+                variables={"API_TOKEN": "s3cr3t-value", "FRONT_ECHO_TIMEOUT_S": "1"},
+                load=str(MINI / "matrix_load.py"), target="front")
+    assert p.settings.variables["API_TOKEN"] != "s3cr3t-value" and p.settings.variables["FRONT_ECHO_TIMEOUT_S"] == "1"
+    assert "variables" not in cell_experiment(p, p.cells[0])
+    ((_, exp),) = write_cells(p, tmp_path)
+    assert exp.stack.variables["FRONT_ECHO_TIMEOUT_S"] == "1", "given when the cell is loaded"
+    assert "s3cr3t-value" not in "".join(f.read_text() for f in tmp_path.glob("*.yaml"))
