@@ -134,13 +134,21 @@ def calibrate_policy(policy_path: Path | str, *, pairs: int, variables: dict[str
 
 
 def run_matrix(prepared: Prepared, *, out: Path | str = "reports", say: Callable[[str], None] = _say,
-               pool: StackPool | None = None) -> tuple[Matrix, Path]:
-    """Run a prepared matrix (`chaos.matrix.runner.prepare`), each cell's run reported; the matrix and its folder."""
+               pool: StackPool | None = None, engines: list[str] | None = None) -> tuple[Matrix, Path]:
+    """Run a prepared matrix (`chaos.matrix.runner.prepare`), each cell's run reported; the matrix and its folder.
+    `engines`: DOCKER_HOSTs to shard the cells over, each share on a stack of its own at the same time."""
+    from functools import partial
+
     from chaos.matrix.runner import run_matrix as run
+    from chaos.matrix.shards import run_sharded
     from chaos.report import render_matrix
 
     out = Path(out)
-    matrix, folder = run(prepared, out, say, on_cell=lambda run_dir: report_run(run_dir, out, say), pool=pool)
+    if engines:
+        # A share's process reports its own runs: the callback crosses to it by name (picklable).
+        matrix, folder = run_sharded(prepared, engines, out, say, on_cell=partial(report_run, out=out))
+    else:
+        matrix, folder = run(prepared, out, say, on_cell=lambda run_dir: report_run(run_dir, out, say), pool=pool)
     write_reports(lambda: render_matrix(folder), out, say)
     return matrix, folder
 

@@ -35,6 +35,7 @@ def cmd_matrix(args: argparse.Namespace, say: Callable[[str], None], parse_sets)
                        load_environment=parse_sets(args.load_env), **windows)
 
     p = prepared(variables)
+    engines = _engines(args, candidate)
     # Both sides checked before either runs: a candidate that cannot load stops here.
     cand = prepared({**variables, **candidate}) if candidate else None
     if args.dry_run:
@@ -52,8 +53,17 @@ def cmd_matrix(args: argparse.Namespace, say: Callable[[str], None], parse_sets)
             print(f"  {n:3}. {cell.id:40} {MEANING[cell.kind]}")
         for k in p.skipped:
             print(f"  skipped {k.id}: {k.why}")
-        print(f"declared time: {len(p.cells) * s.cell_s() / 60:.1f} min of phases, plus the stack's start "
-              "and a reset check between cells")
+        if engines:
+            from chaos.matrix.shards import split
+
+            shares = split(p.cells, len(engines))
+            for engine, share in zip(engines, shares):
+                print(f"  on {engine or 'local'}: {', '.join(c.id for c in share)}")
+            print(f"declared time: {max(len(x) for x in shares) * s.cell_s() / 60:.1f} min of phases (the longest "
+                  f"of {len(shares)} shares at the same time), plus each stack's start and a reset check between cells")
+        else:
+            print(f"declared time: {len(p.cells) * s.cell_s() / 60:.1f} min of phases, plus the stack's start "
+                  "and a reset check between cells")
         print(f"error control: a DEGRADED entry at alpha {0.05 / len(p.cells):.2g} per cell (0.05 over the cells); "
               f"a call held {s.unbounded_after_s:g}s and still open at the heal never gives up")
         if cand is not None:
@@ -64,7 +74,7 @@ def cmd_matrix(args: argparse.Namespace, say: Callable[[str], None], parse_sets)
         return _gate(p, cand, candidate, args.out, say)
     from chaos.api import run_matrix
 
-    matrix, folder = run_matrix(p, out=args.out, say=say)
+    matrix, folder = run_matrix(p, out=args.out, say=say, engines=engines)
     unbounded = matrix.unbounded()
     print(f"matrix of {matrix.stack_name}: {len(matrix.cells)} cell(s) run")
     for b in unbounded:
@@ -72,6 +82,9 @@ def cmd_matrix(args: argparse.Namespace, say: Callable[[str], None], parse_sets)
     for c in matrix.cells:
         bad = [f"{e.surface} {e.status}" for e in c.entries if e.status != "OK"]
         print(f"  {c.cell.id:40} {'; '.join(bad) or 'all OK'}")
+    for shard in matrix.shards:
+        print(f"  share on {shard.engine or 'local'}: {len(shard.cells)} cell(s), {shard.status}"
+              + (f" in {shard.wall_s:.0f}s" if shard.wall_s is not None else "") + (f" ({shard.reason})" if shard.reason else ""))
     print(f"matrix directory: {folder}")
     print(f"summary: {folder / 'summary.md'}")
     if (folder / "report.html").exists():
@@ -82,6 +95,20 @@ def cmd_matrix(args: argparse.Namespace, say: Callable[[str], None], parse_sets)
     if matrix.stopped or any(e.status == "UNKNOWN" for c in matrix.cells for e in c.entries):
         return EXIT_INCONCLUSIVE
     return EXIT_PASS
+
+
+def _engines(args: argparse.Namespace, candidate: dict[str, str]) -> list[str]:
+    """--engines, checked against the options it cannot go with; [] when not given."""
+    if not args.engines:
+        return []
+    from chaos.matrix.shards import engines_of
+
+    engines = engines_of(args.engines)
+    if args.backend != "docker":
+        raise InputError("--engines", "each share runs its stack on a Docker engine: give --backend docker")
+    if candidate:
+        raise InputError("--engines", "a matrix gate (--candidate) runs on one engine: sharding it is not built yet")
+    return engines
 
 
 def _gate(base, cand, candidate: dict[str, str], out: str, say: Callable[[str], None]) -> int:
@@ -138,6 +165,10 @@ def add_parser(sub, default_out: str, default_compose: str, func) -> None:
                    help="a call held this long and still open at the heal never gives up (default: 2/3 of --window)")
     m.add_argument("--backend", default="local", choices=["local", "docker"],
                    help="local processes or containers (default: %(default)s)")
+    m.add_argument("--engines", action="append", metavar="ENGINE,...",
+                   help="shard the cells over these Docker engines (DOCKER_HOST values, 'local' for this machine's "
+                        "socket), each share on a stack of its own at the same time, merged into one matrix; "
+                        "with --backend docker")
     m.add_argument("--set", action="append", metavar="VAR=VALUE", help="a stack variable (repeatable)")
     m.add_argument("--candidate", action="append", metavar="VAR=VALUE",
                    help="gate on the matrix: run the cells for the baseline (--set), then with this variable too "

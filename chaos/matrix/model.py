@@ -81,6 +81,16 @@ class CellResult(BaseModel):
     calls: CallBound | None = None
 
 
+class Shard(BaseModel):
+    """A share of a sharded matrix's cells, run on a Docker engine of its own (`--engines`)."""
+
+    engine: str = Field(description="the DOCKER_HOST the share ran on ('' for this machine's socket)")
+    cells: list[str] = Field(description="the ids of its cells, in the order it ran them")
+    status: Literal["pending", "done", "failed", "interrupted"] = "pending"
+    reason: str = ""
+    wall_s: float | None = Field(None, description="seconds from its start to its end")
+
+
 class Matrix(BaseModel):
     """A whole matrix: rows are surfaces, columns cells."""
 
@@ -94,6 +104,7 @@ class Matrix(BaseModel):
     started_at: float
     ended_at: float | None = None
     stopped: str | None = Field(None, description="why the matrix ended before its last cell")
+    shards: list[Shard] = Field(default_factory=list, description="the engines it was sharded over (none: one stack)")
 
     def unbounded(self) -> list[CallBound]:
         """Calls that never gave up, the most spread first: the finding a reader needs before any other."""

@@ -38,6 +38,10 @@ def summary(m: Matrix, comparison: Comparison | None = None) -> str:
              f"{len(m.cells)} cell(s) of {s.window_s:g} s faults under "
              + (f"{s.users} user(s) of {Path(s.load_profile).name} against {s.target}" if s.load_profile else "no load")
              + f", each after its own {s.baseline_s:g} s baseline, on the {s.backend} backend."]
+    if m.shards:
+        lines += ["", f"Sharded over {len(m.shards)} Docker engines, each share on a stack of its own at the same time:", ""]
+        lines += [f"- {x.engine or 'local'}: {', '.join(x.cells)} ({x.status}"
+                  + (f", {x.wall_s:.0f} s" if x.wall_s is not None else "") + ")" for x in m.shards]
     if m.stopped:
         lines += ["", f"**Stopped early:** {m.stopped}"]
     if comparison is not None:

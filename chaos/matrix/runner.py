@@ -89,6 +89,10 @@ def prepare(stack_path: Path, surfaces: str, *, kinds: list[Kind], patterns: lis
             if service not in stack.services:
                 problems.append(doc.error([name, "services", j], f"no service {service!r} in {stack_path.name} "
                                           f"(services: {', '.join(stack.services)})"))
+        for sli_name, sli in surface.slis.items():
+            if load is None and getattr(sli, "source", None) == "load":
+                problems.append(doc.error([name, "slis", sli_name, "source"], "source 'load' reads the load's own "
+                                          "figures: give --load PROFILE --target SERVICE"))
     if problems or found is None:
         raise InputErrors(problems)
     if (load is None) != (target is None):
@@ -154,48 +158,68 @@ def run_matrix(p: Prepared, out_dir: Path, say: Callable[[str], None],
                pool: StackPool | None = None) -> tuple[Matrix, Path]:
     """Run every cell in turn on one kept stack; the matrix (also in matrix.json) and its directory.
     `pool`: the caller's kept stack (a matrix gate's two sides share it; the caller releases it)."""
-    matrix_id = new_id()
-    folder = new_dir(out_dir, MATRICES, p.stack.name, matrix_id)
-    cells = write_cells(p, folder / CELLS_DIR)  # before anything starts: a cell that cannot load stops here
-    family = ALPHA / len(cells)
-    matrix = Matrix(matrix_id=matrix_id, stack_name=p.stack.name, settings=p.settings, surfaces=list(p.surfaces),
-                    skipped=p.skipped, family_alpha=family, started_at=time.time())
-    matrix.save(folder)
-    for s in p.skipped:
-        say(f"matrix: skipping {s.id}: {s.why}")
+    matrix, folder, cells = start_matrix(p, out_dir, say)
     own = pool is None
     if own:
         reconcile_all(out_dir, say)
-    pool = pool or StackPool(out_dir, matrix_id, say)
+    pool = pool or StackPool(out_dir, matrix.matrix_id, say)
     try:
-        for n, (cell, exp) in enumerate(cells, 1):
-            say(f"matrix {p.stack.name}: cell {n} of {len(cells)}: {cell.id} ({MEANING[cell.kind]}); "
-                f"about {p.settings.cell_s() * (len(cells) - n + 1) / 60:.0f} min of phases left")
-            result = CellResult(cell=cell, experiment=str(exp.path))
-            matrix.cells.append(result)
-            try:
-                lease = pool.acquire(exp.stack, exp.spec.backend)
-            except ChaosgateError as exc:
-                result.run_status, result.reason = "failed", f"the stack did not start: {exc}"
-                matrix.stopped = f"cell {cell.id}: {result.reason}"
-                say(f"matrix: {matrix.stopped}; the cells after it are not run")
-                break
-            engine = Engine(exp, out_dir, say, lease=lease, reconcile=False)
-            result.run_dir = str(engine.run_dir)
-            matrix.save(folder)  # the run directory is known before the run: a crash leaves it findable
-            run = engine.run()
-            _judge(result, exp, run, family, p.settings)
-            on_cell(Path(run.run_dir))
-            say(f"matrix: {cell.id}: " + ", ".join(f"{e.surface} {e.status}" for e in result.entries)
-                + (f"; {result.calls.edge}: {result.calls.finding}" if result.calls else ""))
-            matrix.save(folder)
+        run_cells(cells, matrix, folder, out_dir, say, on_cell, pool)
     finally:
         if own:
             pool.release()
-        matrix.ended_at = time.time()
-        matrix.save(folder)
-        write_summary(matrix, folder)
+        finish(matrix, folder)
     return matrix, folder
+
+
+def start_matrix(p: Prepared, out_dir: Path, say: Callable[[str], None]
+                 ) -> tuple[Matrix, Path, list[tuple[Cell, LoadedExperiment]]]:
+    """The matrix's directory with every cell's experiment written and checked, and its matrix.json
+    begun; nothing started yet. The error level is split over all the cells, however they are run."""
+    matrix_id = new_id()
+    folder = new_dir(out_dir, MATRICES, p.stack.name, matrix_id)
+    cells = write_cells(p, folder / CELLS_DIR)  # before anything starts: a cell that cannot load stops here
+    matrix = Matrix(matrix_id=matrix_id, stack_name=p.stack.name, settings=p.settings, surfaces=list(p.surfaces),
+                    skipped=p.skipped, family_alpha=ALPHA / len(p.cells), started_at=time.time())
+    matrix.save(folder)
+    for s in p.skipped:
+        say(f"matrix: skipping {s.id}: {s.why}")
+    return matrix, folder, cells
+
+
+def finish(matrix: Matrix, folder: Path) -> None:
+    """The matrix's end written down: matrix.json and summary.md."""
+    matrix.ended_at = time.time()
+    matrix.save(folder)
+    write_summary(matrix, folder)
+
+
+def run_cells(cells: list[tuple[Cell, LoadedExperiment]], matrix: Matrix, folder: Path, out_dir: Path,
+              say: Callable[[str], None], on_cell: Callable[[Path], object], pool: StackPool) -> None:
+    """Each cell's run in turn on the pool's kept stack, judged at the matrix's error level and
+    added to `matrix` (saved after every step: a crash leaves each run findable)."""
+    s = matrix.settings
+    for n, (cell, exp) in enumerate(cells, 1):
+        say(f"matrix {matrix.stack_name}: cell {n} of {len(cells)}: {cell.id} ({MEANING[cell.kind]}); "
+            f"about {s.cell_s() * (len(cells) - n + 1) / 60:.0f} min of phases left")
+        result = CellResult(cell=cell, experiment=str(exp.path))
+        matrix.cells.append(result)
+        try:
+            lease = pool.acquire(exp.stack, exp.spec.backend)
+        except ChaosgateError as exc:
+            result.run_status, result.reason = "failed", f"the stack did not start: {exc}"
+            matrix.stopped = f"cell {cell.id}: {result.reason}"
+            say(f"matrix: {matrix.stopped}; the cells after it are not run")
+            return
+        engine = Engine(exp, out_dir, say, lease=lease, reconcile=False)
+        result.run_dir = str(engine.run_dir)
+        matrix.save(folder)  # the run directory is known before the run: a crash leaves it findable
+        run = engine.run()
+        _judge(result, exp, run, matrix.family_alpha, s)
+        on_cell(Path(run.run_dir))
+        say(f"matrix: {cell.id}: " + ", ".join(f"{e.surface} {e.status}" for e in result.entries)
+            + (f"; {result.calls.edge}: {result.calls.finding}" if result.calls else ""))
+        matrix.save(folder)
 
 
 def _judge(result: CellResult, exp: LoadedExperiment, run, family: float, settings: Settings) -> None:

@@ -7,6 +7,7 @@ autoescape on; everything a user wrote reaches the page escaped.
 
 from __future__ import annotations
 
+import os
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -66,7 +67,14 @@ def render_matrix(folder: Path | str) -> Path:
 
 def _write(path: Path, template: str, view) -> Path:
     page = _env().get_template(template).render(v=view, charts=[c.model_dump() for c in view.charts])
-    path.write_text(page, encoding="utf-8")
+    return _replace(path, page)
+
+
+def _replace(path: Path, page: str) -> Path:
+    """Write a page whole or not at all: a matrix's shards refresh one index at the same time."""
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    part.write_text(page, encoding="utf-8")
+    os.replace(part, path)
     return path
 
 
@@ -76,6 +84,4 @@ def render_index(out_dir: Path | str) -> Path:
 
     out_dir = Path(out_dir)
     page = _env().get_template("index.html.j2").render(entries=entries(out_dir), folder=str(out_dir), charts=[])
-    path = out_dir / INDEX_FILE
-    path.write_text(page, encoding="utf-8")
-    return path
+    return _replace(out_dir / INDEX_FILE, page)
