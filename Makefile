@@ -24,7 +24,7 @@ unit: setup
 
 # Two xdist workers: the run-stack experiments in one lane (see tests/conftest.py), the rest in the other.
 test: setup lint docs
-	$(PY) -m pytest -ra -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -ra -n 3 --dist loadgroup $(PYTEST_ARGS)
 
 demo: setup
 	bash scripts/demo

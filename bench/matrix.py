@@ -5,10 +5,13 @@ declared windows. Prints figures; asserts nothing.
   links): cells, declared minutes, and the time to choose, write and check every cell's experiment.
 - `--part run`: a matrix of the mini stack (tests/stacks/mini) under load, `--cells` as given:
   wall time, declared phases, and the overhead per cell (stack start, reset checks, load start).
+- `--part engines`: the same mini-stack matrix on the docker backend, on one engine and then
+  sharded over two (this machine's, and a second dockerd from scripts/second-engine, started if
+  need be): wall time side by side, and whether they agree cell for cell.
 - `--part runstack`: the run stack's hang cells (14 links) under the incident experiments' load:
   wall time and the matrix's findings. About 17 minutes.
 
-    .venv/bin/python bench/matrix.py [--part plan|run|runstack|all] [--cells PATTERN ...] [--keep DIR]
+    .venv/bin/python bench/matrix.py [--part plan|run|engines|runstack|all] [--cells PATTERN ...] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -76,12 +79,32 @@ def show(label: str, wall: float, m: dict) -> None:
         print(f"  {c['cell']['id']:40} landed {c['landed']!s:5} {entries}")
         if c.get("calls"):
             print(f"  {'':40} {c['calls']['finding']}")
-    print("two engines (sharding): not built yet; one engine only")
+
+
+def engines(cells: list[str], keep: str | None) -> None:
+    """One engine against two, the same cells: the wall time sharding saves, and the agreement."""
+    start = subprocess.run(["bash", str(ROOT / "scripts" / "second-engine"), "start"], capture_output=True, text=True,
+                           timeout=900, stdin=subprocess.DEVNULL)
+    if start.returncode != 0:
+        raise SystemExit(f"no second engine: {start.stderr[-2000:]}")
+    second = start.stdout.strip().splitlines()[-1]
+    common = ["-f", str(MINI / "docker-compose.yml"), "--backend", "docker", "--surfaces", "mini-matrix", "--load",
+              str(MINI / "matrix_load.py"), "--target", "front", "--users", "5", "--set", "FRONT_ECHO_TIMEOUT_S=1",
+              "--window", "12s", "--baseline", "6s", "--recovery", "6s", *[a for c in cells for a in ("--cells", c)]]
+    one_wall, one = matrix(common, keep and f"{keep}/one")
+    two_wall, two = matrix([*common, "--engines", f"local,{second}"], keep and f"{keep}/two")
+    show("one engine", one_wall, one)
+    show(f"two engines (local, {second})", two_wall, two)
+    print(f"sharding: {one_wall:.0f} s on one engine, {two_wall:.0f} s on two ({one_wall / two_wall:.2f}x)")
+    for x, y in zip(one["cells"], two["cells"]):
+        a = {e["surface"]: e["status"] for e in x["entries"]}
+        b = {e["surface"]: e["status"] for e in y["entries"]}
+        print(f"  {x['cell']['id']:40} {'same' if a == b else f'{a} vs {b}'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["all", "plan", "run", "runstack"], default="plan")
+    parser.add_argument("--part", choices=["all", "plan", "run", "engines", "runstack"], default="plan")
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 20, 40])
     parser.add_argument("--cells", action="append", help="cells of the mini matrix (default: front->echo's three "
                                                          "and pause:echo)")
@@ -97,6 +120,8 @@ def main() -> None:
                           "--set", "FRONT_ECHO_TIMEOUT_S=none", "--window", "12s", "--baseline", "6s",
                           "--recovery", "6s", *[a for c in cells for a in ("--cells", c)]], args.keep)
         show("mini stack, front with no timeout on echo", wall, m)
+    if args.part in ("all", "engines"):
+        engines(args.cells or ["*:front->echo", "kill:echo"], args.keep)
     if args.part in ("all", "runstack"):
         wall, m = matrix(["--surfaces", "runstack-default", "--load", str(ROOT / "experiments/load/runstack_tenants.py"),
                           "--target", "scheduler", "--users", "14", "--load-env", "ENGINEERS=6",

@@ -168,7 +168,7 @@ def add_parser(sub, default_out: str, default_compose: str, func) -> None:
     m.add_argument("--engines", action="append", metavar="ENGINE,...",
                    help="shard the cells over these Docker engines (DOCKER_HOST values, 'local' for this machine's "
                         "socket), each share on a stack of its own at the same time, merged into one matrix; "
-                        "with --backend docker")
+                        "with --backend docker (comma-separated or repeatable)")
     m.add_argument("--set", action="append", metavar="VAR=VALUE", help="a stack variable (repeatable)")
     m.add_argument("--candidate", action="append", metavar="VAR=VALUE",
                    help="gate on the matrix: run the cells for the baseline (--set), then with this variable too "
