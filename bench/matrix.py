@@ -71,9 +71,12 @@ def matrix(args: list[str], keep: str | None) -> tuple[float, dict]:
 def show(label: str, wall: float, m: dict) -> None:
     s = m["settings"]
     cell_s = s["warmup_s"] + s["baseline_s"] + s["window_s"] + s["recovery_s"]
-    declared = cell_s * len(m["cells"])
+    # Sharded, the declared time is the longest share's: the shares run at the same time.
+    longest = max((len(x["cells"]) for x in m.get("shards") or []), default=len(m["cells"]))
+    declared = cell_s * longest
     print(f"{label}: {len(m['cells'])} cells, wall {wall:.0f} s for {declared:.0f} s of declared phases "
-          f"({(wall - declared) / max(1, len(m['cells'])):.1f} s a cell beyond them)")
+          f"({(wall - declared) / max(1, longest):.1f} s a cell beyond them"
+          + (f", {longest} cells in the longest of {len(m['shards'])} shares)" if m.get("shards") else ")"))
     for c in m["cells"]:
         entries = ", ".join(f"{e['surface']} {e['status']}" for e in c["entries"])
         print(f"  {c['cell']['id']:40} landed {c['landed']!s:5} {entries}")
