@@ -102,3 +102,63 @@ def test_a_matrix_sharded_over_two_engines_equals_it_on_one(second_engine: str, 
         client = docker.DockerClient(base_url=engine or "unix:///var/run/docker.sock", timeout=30)
         left = client.containers.list(all=True, filters={"label": "io.chaosgate.run"})
         assert [c for c in left if str(two) in c.labels.get("io.chaosgate.run", "")] == [], (engine, left)
+
+
+def _ours(engine: str, out: Path) -> list:
+    """Containers on `engine` labelled with a run directory under `out`."""
+    import docker
+
+    client = docker.DockerClient(base_url=engine or "unix:///var/run/docker.sock", timeout=30)
+    try:
+        found = client.containers.list(all=True, filters={"label": "io.chaosgate.run"})
+        return [c.name for c in found if str(out) in c.labels.get("io.chaosgate.run", "")]
+    finally:
+        client.close()
+
+
+@pytest.mark.integration
+@pytest.mark.docker
+def test_shards_whose_parent_is_sigkilled_roll_back_and_leave_nothing(second_engine: str, out: Path) -> None:
+    """The matrix is SIGKILLed while each share's fault is in: each share notices its parent gone,
+    rolls its fault back and takes its stack down; `chaosgate rollback` then finds nothing of them."""
+    import signal
+    import sys
+    import time
+
+    from tests.chaos.engine_helpers import journal_states
+
+    proc = subprocess.Popen([sys.executable, "-m", "chaos", "matrix", *ARGS[:ARGS.index("--cells")],
+                             "--cells", "pause:echo", "--cells", "down:front->echo", "--window", "60s",
+                             "--baseline", "3s", "--recovery", "2s", "--engines", f"local,{second_engine}",
+                             "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, runs = time.monotonic() + 240, []
+        while time.monotonic() < deadline:
+            shares = [json.loads(p.read_text()) for p in out.glob("matrices/*/shards/*/matrix.json")]
+            runs = [Path(c["run_dir"]) for m in shares for c in m["cells"] if c["run_dir"]]
+            if len(runs) == 2 and all("injected" in journal_states(r) for r in runs if (r / "journal.db").exists()) \
+                    and all((r / "journal.db").exists() for r in runs):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"both shares' faults were never in: {runs}")
+        assert _ours("", out) and _ours(second_engine, out), "each share has its stack up"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    end = time.monotonic() + 180
+    while time.monotonic() < end and (_ours("", out) or _ours(second_engine, out)):
+        time.sleep(1)
+    assert _ours("", out) == [] and _ours(second_engine, out) == [], "each share took its stack down"
+    for run in runs:
+        states = journal_states(run)
+        assert states and all(s == "rolled_back" for s in states), (run, states)
+        # Stopped, not run out: left alone, a share would have finished its 60 s window first.
+        res = json.loads((run / "result.json").read_text())
+        assert res["status"] == "aborted" and "interrupted" in res["reason"], (res["status"], res["reason"])
+    r = chaosgate("rollback", "--out", str(out))
+    # Machine-wide, the orphan sweep may meet another test's deliberate orphans: none may be ours.
+    mine = [str(out), *(p.name for p in (out / "runs").glob("*"))]
+    assert r.code == 0 and not [x for x in r.err.splitlines() if "reconcile" in x and any(m in x for m in mine)], r.err
