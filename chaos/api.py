@@ -144,6 +144,8 @@ def run_matrix(prepared: Prepared, *, out: Path | str = "reports", say: Callable
     from chaos.report import render_matrix
 
     out = Path(out)
+    if engines and pool is not None:
+        raise ChaosgateError("a kept stack (pool) is one engine's: a sharded matrix keeps one per engine itself")
     if engines:
         # A share's process reports its own runs: the callback crosses to it by name (picklable).
         matrix, folder = run_sharded(prepared, engines, out, say, on_cell=partial(report_run, out=out))

@@ -18,6 +18,14 @@ from tests.conftest import ROOT, containers_of, group_pids, live, require_docker
 from tests.runstack.helpers import wait_until
 
 
+def reconciled_of(err: str, out: Path) -> list[str]:
+    """The lines of a `chaosgate rollback` that act on something under `out`. The orphan sweep is
+    machine-wide: a test beside this one may have left orphans on purpose (test_hostile_input
+    wipes a killed run's workspace), and a pass here may stop them; only what is ours counts."""
+    mine = [str(out), *(p.name for area in ("runs", "stacks") for p in (out / area).glob("*"))]
+    return [line for line in err.splitlines() if "reconcile" in line and any(m in line for m in mine)]
+
+
 def only_run_dir(out: Path) -> Path:
     runs = sorted((out / "runs").glob("*"))
     assert len(runs) == 1, runs

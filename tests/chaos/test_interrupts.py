@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from chaos.backends.state import StackState
-from tests.chaos.engine_helpers import assert_nothing_left, assert_stack_clean_while_up
+from tests.chaos.engine_helpers import assert_nothing_left, assert_stack_clean_while_up, reconciled_of
 from tests.conftest import ROOT, STACKS, chaosgate, require_docker
 
 pytestmark = pytest.mark.integration  # starts a stack, a server or a browser
@@ -64,9 +64,5 @@ def test_interrupt_at_a_random_point_leaves_nothing(backend: str, point: int, ou
     if has_stack:
         assert_nothing_left(run_dir)
     again = chaosgate("rollback", "--out", str(out))
-    # The orphan sweep is machine-wide: a test beside this one may have left orphans on purpose
-    # (test_hostile_input wipes a killed run's workspace), and this pass may stop them. Nothing of
-    # this run may be among what it does.
-    mine = [str(out), *(p.name for p in (out / "runs").glob("*")), *(p.name for p in (out / "stacks").glob("*"))]
-    ours = [line for line in again.err.splitlines() if "reconcile" in line and any(m in line for m in mine)]
-    assert again.code == 0 and ours == [], f"nothing of this run was left for a second pass: {again.err}"
+    assert again.code == 0 and reconciled_of(again.err, out) == [], \
+        f"nothing of this run was left for a second pass: {again.err}"

@@ -125,7 +125,7 @@ def test_shards_whose_parent_is_sigkilled_roll_back_and_leave_nothing(second_eng
     import sys
     import time
 
-    from tests.chaos.engine_helpers import journal_states
+    from tests.chaos.engine_helpers import journal_states, reconciled_of
 
     proc = subprocess.Popen([sys.executable, "-m", "chaos", "matrix", *ARGS[:ARGS.index("--cells")],
                              "--cells", "pause:echo", "--cells", "down:front->echo", "--window", "60s",
@@ -159,6 +159,4 @@ def test_shards_whose_parent_is_sigkilled_roll_back_and_leave_nothing(second_eng
         res = json.loads((run / "result.json").read_text())
         assert res["status"] == "aborted" and "interrupted" in res["reason"], (res["status"], res["reason"])
     r = chaosgate("rollback", "--out", str(out))
-    # Machine-wide, the orphan sweep may meet another test's deliberate orphans: none may be ours.
-    mine = [str(out), *(p.name for p in (out / "runs").glob("*"))]
-    assert r.code == 0 and not [x for x in r.err.splitlines() if "reconcile" in x and any(m in x for m in mine)], r.err
+    assert r.code == 0 and reconciled_of(r.err, out) == [], r.err
