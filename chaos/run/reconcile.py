@@ -15,6 +15,7 @@ from chaos import backends
 from chaos.backends.state import STATE_FILE, StackState
 from chaos.errors import ChaosgateError, InfraError
 from chaos.run.journal import JOURNAL_FILE, Entry, Journal, Reconciled
+from chaos.util.procs import same_process, started_s
 from chaos.util.rundirs import RUNS, STACKS, listed
 
 
@@ -101,15 +102,17 @@ OWNER_FILE = "owner.json"
 def claim(run_dir: Path) -> None:
     """Mark this process as the run directory's owner, so concurrent commands leave it alone."""
     me = psutil.Process()
-    (run_dir / OWNER_FILE).write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
+    owner = {"pid": me.pid, "create_time": me.create_time(), "started": started_s(me.pid)}
+    (run_dir / OWNER_FILE).write_text(json.dumps(owner))
 
 
 def owned_by_live_process(run_dir: Path) -> bool:
     """True when the process that owns the run directory still runs (then it is not a leftover)."""
     try:
         owner = json.loads((run_dir / OWNER_FILE).read_text())
-        proc = psutil.Process(owner["pid"])
-        return abs(proc.create_time() - owner["create_time"]) < 0.01 and proc.pid != os.getpid()
+        pid = int(owner["pid"])
+        return (same_process(pid, owner.get("started"), float(owner["create_time"])) and pid != os.getpid()
+                and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except (OSError, ValueError, KeyError, psutil.NoSuchProcess):
         return False
 

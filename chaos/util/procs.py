@@ -30,6 +30,33 @@ class ProcessRecord(BaseModel):
     create_time: float
     log: str
     argv: list[str]
+    #: Seconds from boot to its start (see `started_s`); None in records older than the field.
+    started: float | None = None
+
+
+def started_s(pid: int) -> float | None:
+    """Seconds from boot to the start of `pid`, from /proc (None when unreadable or not Linux).
+
+    What identifies a process with its pid. psutil's create_time adds to this a boot time it reads
+    from the wall clock at each call, so an NTP step moves it by a second for a process that never
+    changed (psutil issues 1724, 2526): a live locust was once taken for one that had exited."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name (which may hold spaces and parentheses); starttime is field 22.
+    return int(stat.rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def same_process(pid: int, started: float | None, create_time: float) -> bool:
+    """True when `pid` is still the process recorded with this start (a reused pid is not)."""
+    import psutil
+
+    if started is not None:
+        now = started_s(pid)
+        return now is not None and abs(now - started) < 1e-6
+    # No /proc when it was recorded, or a record from before `started`: the wall-clock start.
+    return abs(psutil.Process(pid).create_time() - create_time) < 0.01
 
 
 def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path,
@@ -52,7 +79,8 @@ def spawn(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path,
     except psutil.NoSuchProcess:
         created = 0.0
     _children[proc.pid] = proc
-    return ProcessRecord(name=name, pid=proc.pid, create_time=created, log=str(log), argv=list(argv))
+    return ProcessRecord(name=name, pid=proc.pid, create_time=created, started=started_s(proc.pid), log=str(log),
+                         argv=list(argv))
 
 
 # Popen objects of our own children, reaped as they die so they do not linger as zombies; how
@@ -88,8 +116,8 @@ def is_alive(record: ProcessRecord) -> bool:
 
     _reap()
     try:
-        proc = psutil.Process(record.pid)
-        return abs(proc.create_time() - record.create_time) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE
+        return (same_process(record.pid, record.started, record.create_time)
+                and psutil.Process(record.pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 
