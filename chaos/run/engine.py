@@ -25,6 +25,7 @@ from chaos.measure.metrics.promql import promql_source
 from chaos.measure.metrics.sampler import Sampler
 from chaos.measure.metrics.sources import sources_for
 from chaos.measure.metrics.timeline import Timeline
+from chaos.measure.recovery import RecoveryWatch
 from chaos.measure.result import (
     EXPERIMENT_COPY,
     CheckResult,
@@ -154,7 +155,7 @@ class Engine:
         self._check_hypothesis()
         self._phase("fault", phases.fault)
         self._remove_faults()
-        self._phase("recovery", phases.recovery)
+        self._phase("recovery", phases.recovery, self._recovered_watch() if phases.until_recovered else None)
 
     def _start_load(self) -> LoadRunner:
         load = self.spec.load
@@ -189,7 +190,24 @@ class Engine:
         self.journal.mark(entry, "injected")
         return f"http://{listen}"
 
-    def _phase(self, name: str, seconds: float) -> None:
+    def _recovered_watch(self) -> Callable[[float], bool] | None:
+        """`until_recovered`: true once every surface is back, judged on settled data only."""
+        if self.sampler is None:
+            return None
+        watch = RecoveryWatch(self.timeline, self.exp.surfaces, self.result.phases["baseline"], time.time())
+        sampler = self.sampler
+
+        def back(now: float) -> bool:
+            if not watch.back(min(sampler.settled_until(), now)):
+                return False
+            self.say(f"recovery: every surface back {(watch.back_at or now) - watch.healed_at:.1f}s after the heal; "
+                     "ending the phase")
+            return True
+
+        return back
+
+    def _phase(self, name: str, seconds: float, done: Callable[[float], bool] | None = None) -> None:
+        """Run a phase for `seconds`, or until `done(now)` says it may end."""
         t0 = time.time()
         self.stage = name
         self.timeline.mark(t0, "phase", name=name)
@@ -201,6 +219,8 @@ class Engine:
             while (now := time.time()) < end:
                 self.result.phases[name] = (t0, now)  # a phase in progress, as far as it got
                 self._tick(name, now, t0, end)
+                if done is not None and done(now):
+                    break
                 time.sleep(max(0.0, min(TICK_S, end - time.time())))
         finally:
             # Also when cut short (stop condition, deadline, signal): the radius up to that moment.

@@ -81,6 +81,9 @@ class Phases(_Model):
     baseline: Duration
     fault: Duration
     recovery: Duration = 0.0
+    until_recovered: bool = Field(False, description="end the recovery phase as soon as every surface is back within "
+                                  "its tolerance of the baseline (a few consecutive healthy 5-s windows); "
+                                  "`recovery` is then the longest wait")
 
     def total(self) -> float:
         return self.warmup + self.baseline + self.fault + self.recovery

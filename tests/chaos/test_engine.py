@@ -161,3 +161,23 @@ def test_a_measurement_that_raises_still_takes_the_stack_down_and_writes_the_res
     assert stored["rollback"]["failures"] == [] and stored["rollback"]["leftovers"] == []
     assert "ZeroDivisionError: planted measurement bug" in (run_dir / "engine-error.txt").read_text()
     assert_nothing_left(run_dir)
+
+
+def test_a_recovery_until_recovered_ends_once_every_surface_is_back(tmp_path: Path, out: Path) -> None:
+    # Three connections held, then let go: every surface is back at once, so the 40 s recovery
+    # ends after the few healthy windows that show it, not at its bound.
+    path = tmp_path / "recovery.yaml"
+    path.write_text(EXPERIMENT.read_text().split("faults:")[0].replace(
+        "stack: docker-compose.yml", f"stack: {STACKS / 'mini' / 'docker-compose.yml'}").replace(
+        "phases: {warmup: 1s, baseline: 2s, fault: 7s, recovery: 1s}",
+        "phases: {warmup: 1s, baseline: 3s, fault: 3s, recovery: 40s, until_recovered: true}")
+        + "faults:\n  - {type: broker.hold_connections, count: 3}\n"
+        + "surfaces:" + EXPERIMENT.read_text().split("surfaces:")[1])
+    run = chaosgate("run", str(path), "--out", str(out))
+    assert run.code == 0, run.err
+    res = result(only_run_dir(out))
+    t0, t1 = res["phases"]["recovery"]
+    # No earlier than three 5-s windows wholly after the heal can show it; well before the bound.
+    assert 7.0 <= t1 - t0 < 39.0, (t0, t1)
+    assert "every surface back" in run.err and "ending the phase" in run.err
+    assert res["rollback"]["failures"] == [] and res["faults"][0]["removed_at"] <= t0
