@@ -3,6 +3,9 @@ declared windows. Prints figures; asserts nothing.
 
 - `--part plan`: generated chains of 5, 10, 20 and 40 services (bench/growth.py's stacks: n - 1
   links): cells, declared minutes, and the time to choose, write and check every cell's experiment.
+- `--part growth`: the same chains, really run: three cells each (hang and down of the first link,
+  kill of the last service) under a load that relays down the whole chain, so what grows with the
+  stack (its start, the reset check between cells, the sampler) shows in the wall time per cell.
 - `--part run`: a matrix of the mini stack (tests/stacks/mini) under load, `--cells` as given:
   wall time, declared phases, and the overhead per cell (stack start, reset checks, load start).
 - `--part engines`: the same mini-stack matrix on the docker backend, on one engine and then
@@ -11,7 +14,7 @@ declared windows. Prints figures; asserts nothing.
 - `--part runstack`: the run stack's hang cells (14 links) under the incident experiments' load:
   wall time and the matrix's findings. About 17 minutes.
 
-    .venv/bin/python bench/matrix.py [--part plan|run|engines|runstack|all] [--cells PATTERN ...] [--keep DIR]
+    .venv/bin/python bench/matrix.py [--part plan|growth|run|engines|runstack|all] [--cells PATTERN ...] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -38,21 +41,52 @@ MINI = ROOT / "tests" / "stacks" / "mini"
 MATRIX_S = 3600
 
 
+def chain(folder: Path, n: int, surfaces: str) -> Path:
+    """bench/growth.py's chain of n services in `folder`, with `surfaces` as its surface set 'chain'."""
+    write_stack(folder, n)
+    (folder / "surfaces").mkdir()
+    (folder / "surfaces" / "chain.yaml").write_text(surfaces)
+    return folder / "docker-compose.yml"
+
+
 def plan(sizes: list[int]) -> None:
     print(f"{'services':>8} {'links':>6} {'cells':>6} {'declared min':>13} {'prepare+check s':>16}")
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            write_stack(folder, n)
-            (folder / "surfaces").mkdir()
-            (folder / "surfaces" / "chain.yaml").write_text(
-                "s0:\n  services: [s0]\n  slis:\n    calls: {kind: ratio, good: 'app_calls_total{outcome=\"ok\"}', "
-                "total: app_calls_total}\n")
+            compose = chain(folder, n, "s0:\n  services: [s0]\n  slis:\n    calls: {kind: ratio, good: "
+                            "'app_calls_total{outcome=\"ok\"}', total: app_calls_total}\n")
             t0 = time.perf_counter()
-            p = prepare(folder / "docker-compose.yml", "chain", kinds=list(KINDS), patterns=[])
+            p = prepare(compose, "chain", kinds=list(KINDS), patterns=[])
             write_cells(p, folder / "cells")
             spent = time.perf_counter() - t0
             print(f"{n:8} {n - 1:6} {len(p.cells):6} {len(p.cells) * p.settings.cell_s() / 60:13.1f} {spent:16.2f}")
+
+
+def growth(sizes: list[int], keep: str | None) -> None:
+    """Each chain's three cells run for real: wall time against the declared phases, per size."""
+    print(f"{'services':>8} {'links':>6} {'cells':>6} {'declared s':>11} {'wall s':>7} {'beyond, a cell s':>17}  entries")
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            compose = chain(Path(tmp), n, "".join(
+                f"s{i}:\n  services: [s{i}]\n  slis:\n    processes: {{kind: gauge, source: 's{i}:process', "
+                "metric: process_count, agg: min, better: higher}\n" for i in range(n))
+                + "calls:\n  services: [s0]\n  slis:\n    failures: {kind: ratio, source: load, "
+                "good: 'locust_failures_total{name=\"call\"}', total: 'locust_requests_total{name=\"call\"}', "
+                "better: lower, "
+                "tolerance: 0.05}\n")
+            cells = ["hang:s0->s1", "down:s0->s1", f"kill:s{n - 1}"]
+            wall, m = matrix(["-f", str(compose), "--surfaces", "chain", "--load",
+                              str(ROOT / "bench" / "growth_load.py"), "--target", "s0", "--users", "4",
+                              "--window", "6s", "--baseline", "4s", "--recovery", "6s",
+                              *[a for c in cells for a in ("--cells", c)]], keep and f"{keep}/growth{n}")
+            s = m["settings"]
+            declared = (s["warmup_s"] + s["baseline_s"] + s["window_s"] + s["recovery_s"]) * len(m["cells"])
+            calls = {c["cell"]["id"]: next((e["status"] for e in c["entries"] if e["surface"] == "calls"), "?")
+                     for c in m["cells"]}
+            print(f"{n:8} {n - 1:6} {len(m['cells']):6} {declared:11.0f} {wall:7.0f} "
+                  f"{(wall - declared) / max(1, len(m['cells'])):17.1f}  "
+                  + ", ".join(f"{k} calls {v}" for k, v in calls.items()), flush=True)
 
 
 def matrix(args: list[str], keep: str | None) -> tuple[float, dict]:
@@ -107,7 +141,7 @@ def engines(cells: list[str], keep: str | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["all", "plan", "run", "engines", "runstack"], default="plan")
+    parser.add_argument("--part", choices=["all", "plan", "growth", "run", "engines", "runstack"], default="plan")
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 20, 40])
     parser.add_argument("--cells", action="append", help="cells of the mini matrix (default: front->echo's three "
                                                          "and pause:echo)")
@@ -116,6 +150,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.part in ("all", "plan"):
         plan(args.sizes)
+    if args.part in ("all", "growth"):
+        growth(args.sizes, args.keep)
     if args.part in ("all", "run"):
         cells = args.cells or ["*:front->echo", "pause:echo"]
         wall, m = matrix(["-f", str(MINI / "docker-compose.yml"), "--surfaces", "mini-matrix", "--load",

@@ -113,7 +113,8 @@ def run_gate(policy_path: Path | str, *, candidate: dict[str, str] | None = None
 
         gate = Gate(policy, Path(out), say, seed=seed, fail_fast=fail_fast, waivers=loaded)
         say(f"gate {policy.spec.name}: {len(policy.experiments)} experiment(s) x {policy.spec.repeats} repeat(s) x "
-            f"baseline/candidate, into {gate.dir}")
+            f"baseline/candidate" + (f", then {len(policy.matrices)} matrix criterion(s)" if policy.matrices else "")
+            + f", into {gate.dir}")
         verdict = gate.run()
     if report:
         _report_gate(verdict, say)
@@ -156,33 +157,38 @@ def run_matrix(prepared: Prepared, *, out: Path | str = "reports", say: Callable
 
 
 def gate_matrix(baseline: Prepared, candidate: Prepared, candidate_vars: dict[str, str], *,
-                out: Path | str = "reports", say: Callable[[str], None] = _say) -> tuple[Comparison, Path, Path]:
+                out: Path | str = "reports", say: Callable[[str], None] = _say,
+                engines: list[str] | None = None) -> tuple[Comparison, Path, Path]:
     """The gate on a matrix: the baseline's matrix, then the candidate's, compared cell by cell;
-    the comparison (also in the candidate's comparison.json) and both matrix directories."""
-    from chaos.backends.envstore import redact
-    from chaos.matrix.compare import compare, save_comparison
-    from chaos.matrix.outputs import write_summary
+    the comparison (also in the candidate's comparison.json) and both matrix directories.
+    `candidate_vars`: the variables that make the candidate (`candidate` was prepared with them);
+    `engines`: DOCKER_HOSTs to shard each side over (each share on a stack of its own)."""
+    from functools import partial
+
+    from chaos.matrix.shards import run_sharded
+    from chaos.matrix.sides import judge_sides, on_pool, run_sides
     from chaos.report import render_matrix
     from chaos.run.reconcile import reconcile_all
     from chaos.run.stackpool import StackPool
     from chaos.util.rundirs import new_id
 
-    say(f"matrix gate: the baseline's {len(baseline.cells)} cell(s), then the candidate's, on one kept stack "
-        "(the services the candidate's variables change are restarted)")
-    reconcile_all(Path(out), say)
-    pool = StackPool(Path(out), new_id(), say)
-    try:
-        base, base_dir = run_matrix(baseline, out=out, say=say, pool=pool)
-        if base.stopped:
-            raise ChaosgateError(f"the baseline's matrix stopped early ({base.stopped}): nothing to compare a "
-                                 f"candidate with; see {base_dir}")
-        cand, cand_dir = run_matrix(candidate, out=out, say=say, pool=pool)
-    finally:
-        pool.release()
-    comparison = compare(base, cand, str(base_dir), redact(candidate_vars))
-    save_comparison(comparison, cand_dir)
-    write_summary(cand, cand_dir)
-    write_reports(lambda: render_matrix(cand_dir), Path(out), say)
+    out = Path(out)
+    if engines:
+        # A share's process reports its own runs: the callback crosses to it by name (picklable).
+        report = partial(report_run, out=out)
+        base_dir, cand_dir = run_sides(baseline, candidate, say,
+                                       lambda p, alpha: run_sharded(p, engines, out, say, report, alpha))
+    else:
+        reconcile_all(out, say)
+        pool = StackPool(out, new_id(), say)
+        try:
+            base_dir, cand_dir = run_sides(baseline, candidate, say,
+                                           on_pool(pool, out, say, lambda run_dir: report_run(run_dir, out, say)))
+        finally:
+            pool.release()
+    comparison = judge_sides(base_dir, cand_dir, candidate.surfaces, candidate_vars)
+    write_reports(lambda: render_matrix(base_dir), out, say)
+    write_reports(lambda: render_matrix(cand_dir), out, say)
     return comparison, base_dir, cand_dir
 
 

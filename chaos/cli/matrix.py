@@ -35,7 +35,7 @@ def cmd_matrix(args: argparse.Namespace, say: Callable[[str], None], parse_sets)
                        load_environment=parse_sets(args.load_env), **windows)
 
     p = prepared(variables)
-    engines = _engines(args, candidate)
+    engines = _engines(args)
     # Both sides checked before either runs: a candidate that cannot load stops here.
     cand = prepared({**variables, **candidate}) if candidate else None
     if args.dry_run:
@@ -71,7 +71,7 @@ def cmd_matrix(args: argparse.Namespace, say: Callable[[str], None], parse_sets)
                   "compared cell by cell: twice the time above")
         return EXIT_PASS
     if cand is not None:
-        return _gate(p, cand, candidate, args.out, say)
+        return _gate(p, cand, candidate, args.out, say, engines)
     from chaos.api import run_matrix
 
     matrix, folder = run_matrix(p, out=args.out, say=say, engines=engines)
@@ -97,7 +97,7 @@ def cmd_matrix(args: argparse.Namespace, say: Callable[[str], None], parse_sets)
     return EXIT_PASS
 
 
-def _engines(args: argparse.Namespace, candidate: dict[str, str]) -> list[str]:
+def _engines(args: argparse.Namespace) -> list[str]:
     """--engines, checked against the options it cannot go with; [] when not given."""
     if not args.engines:
         return []
@@ -106,15 +106,13 @@ def _engines(args: argparse.Namespace, candidate: dict[str, str]) -> list[str]:
     engines = engines_of(args.engines)
     if args.backend != "docker":
         raise InputError("--engines", "each share runs its stack on a Docker engine: give --backend docker")
-    if candidate:
-        raise InputError("--engines", "a matrix gate (--candidate) runs on one engine: sharding it is not built yet")
     return engines
 
 
-def _gate(base, cand, candidate: dict[str, str], out: str, say: Callable[[str], None]) -> int:
+def _gate(base, cand, candidate: dict[str, str], out: str, say: Callable[[str], None], engines: list[str]) -> int:
     from chaos.api import gate_matrix
 
-    comparison, base_dir, cand_dir = gate_matrix(base, cand, candidate, out=out, say=say)
+    comparison, base_dir, cand_dir = gate_matrix(base, cand, candidate, out=out, say=say, engines=engines)
     print(f"matrix gate: {comparison.verdict}")
     for reason in comparison.reasons():
         print(f"  {reason}")

@@ -70,9 +70,12 @@ def describe_gate_plan(policy: LoadedPolicy, fail_fast: bool | None = None, waiv
     for r in runs:
         lines.append(f"  {r.number:3d}. {r.experiment:<{width}}  {r.side:<9}  repeat {r.repeat + 1}  "
                      f"{_dur(r.declared_s)} of phases (deadline {_dur(r.deadline_s)})")
-    declared = sum(r.declared_s for r in runs)
-    lines.append(f"declared time: {_dur(declared)} of phases over {len(runs)} runs; at most "
-                 f"{_dur(sum(r.deadline_s for r in runs))} by the deadlines (stack start included), "
+    matrices = _matrices(policy)
+    lines += matrices
+    declared = sum(r.declared_s for r in runs) + sum(m.declared_s() for m in policy.matrices)
+    lines.append(f"declared time: {_dur(declared)} of phases over {len(runs)} runs"
+                 + (f" and {len(policy.matrices)} matrix criterion(s)" if policy.matrices else "")
+                 + f"; at most {_dur(sum(r.deadline_s for r in runs))} by the runs' deadlines (stack start included), "
                  "more if runs are run again; fail-fast may stop it sooner")
     lines += _statistics(policy, fail_fast)
     lines.append("criteria (per experiment: error level, and the samples a side will have):")
@@ -83,10 +86,23 @@ def describe_gate_plan(policy: LoadedPolicy, fail_fast: bool | None = None, waiv
     return "\n".join(lines)
 
 
+def _matrices(policy: LoadedPolicy) -> list[str]:
+    """The matrix criteria's cells, run after the experiments for each side."""
+    lines = []
+    for m in policy.matrices:
+        s = m.baseline.settings
+        lines.append(f"then matrix criterion {m.criterion!r}: {len(m.baseline.cells)} cell(s) for the baseline, then "
+                     f"for the candidate, each {_dur(s.cell_s())} of phases (warmup {s.warmup_s:g}s, baseline "
+                     f"{s.baseline_s:g}s, fault {s.window_s:g}s, recovery {s.recovery_s:g}s):")
+        lines += [f"       {c.id}" for c in m.baseline.cells]
+        lines += [f"       (skipped {k.id}: {k.why})" for k in m.baseline.skipped]
+    return lines
+
+
 def _statistics(policy: LoadedPolicy, fail_fast: bool) -> list[str]:
     spec = policy.spec
     m = comparisons(policy)
-    text = [f"statistics: Bonferroni over {m} comparison(s) (vs_baseline or trend criterion x experiment) at alpha "
+    text = [f"statistics: Bonferroni over {m} comparison(s) (vs_baseline or trend criterion x experiment, and matrix criteria) at alpha "
             f"{spec.alpha:g}: each final comparison at {_alpha(final_alpha(policy, fail_fast))}"]
     if fail_fast:
         text.append(f"  fail-fast spends half of alpha on interim looks: {_alpha(look_budget(policy))} for each of "
@@ -101,9 +117,14 @@ def _criterion(policy: LoadedPolicy, crit: Criterion, fail_fast: bool, out: Path
             f"{crit.sli}'s climb over the {crit.phase} phase (a least-squares slope) at most {crit.trend.allowed:g} per "
             f"{crit.trend.per:g}s faster than the baseline's" if crit.trend else
             f"{crit.sli} in the {crit.phase} phase within {_bound(crit)}" if crit.bound else
+            "the candidate's matrix against the baseline's, cell by cell" if crit.matrix else
             "the candidate's blast radius (no statistics: each candidate run must keep the rule)")
     lines = [f"  {crit.name}{' (critical)' if crit.critical else ''}: {rule}"]
     targets = [p for p in policy.experiments if crit.applies_to(p.name)]
+    if crit.matrix:
+        ran = any(m.criterion == crit.name for m in policy.matrices)
+        return lines + [f"    alpha {_alpha(final_alpha(policy, fail_fast))} over its whole matrix (judged at the end, "
+                        "after the experiments)" if ran else "    not run (--only leaves the matrix out)"]
     if not targets:
         lines.append("    applies to none of the experiments")
     width = max((len(p.name) for p in targets), default=10)

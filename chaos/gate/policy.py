@@ -28,6 +28,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from chaos.errors import InputError, InputErrors
+from chaos.matrix.cells import KINDS, Kind
+from chaos.matrix.runner import Prepared, prepare
 from chaos.spec.experiment import LoadedExperiment, load_experiment
 from chaos.spec.surfaces import RatioSLI, SLIRef
 from chaos.util.durations import DURATION_PART_TEXT, NUMBER_TEXT, Duration, parse_duration
@@ -84,6 +86,9 @@ WarnBand = Annotated[str | float, WithJsonSchema({"anyOf": [{"type": "number"},
                                                             {"type": "string", "pattern": SHARE_PATTERN},
                                                             {"type": "string", "pattern": AMOUNT_PATTERN}]})]
 Phase = Literal["baseline", "fault", "recovery"]
+RULES = ("vs_baseline", "trend", "bound", "blast_radius", "matrix")
+#: What `--only` and verdicts call a policy's matrix criteria (they belong to no experiment).
+MATRIX_NAME = "matrix"
 
 
 class _Model(BaseModel):
@@ -142,6 +147,41 @@ class TrendRule(_Model):
         return self
 
 
+class MatrixLoad(_Model):
+    """The load a matrix's cells run under: a locustfile sent to a service's main port."""
+
+    profile: str = Field(description="locustfile, relative to the policy")
+    target: str = Field(description="the service the load is sent to")
+    users: int = Field(10, ge=1, le=10000, description="locust users")
+    environment: dict[str, str] = Field(default_factory=dict, description="variables for the profile")
+
+
+class MatrixRule(_Model):
+    """The resilience matrix of the policy's stack, run for the baseline and the candidate: a cell
+    whose surfaces beyond its target do worse for the candidate, or a call that stops giving up, fails."""
+
+    surfaces: str = Field(description="the surface set: a file relative to the policy, or a name looked up as "
+                          "surfaces/NAME.yaml beside the stack and above")
+    cells: list[str] = Field(default_factory=list, description="cell globs ('hang:*->telemetry-collector'); "
+                             "default every cell of `faults`")
+    faults: list[Kind] = Field(default_factory=lambda: list(KINDS), description="fault kinds of the cells")
+    stack: str | None = Field(None, description="compose file, relative to the policy; default the stack of the "
+                              "policy's experiments")
+    load: MatrixLoad | None = Field(None, description="the load the cells run under")
+    variables: dict[str, str] = Field(default_factory=dict, description="stack variables for both sides (the "
+                                      "gate's baseline and candidate, and --set, come on top)")
+    warmup: Duration = Field(3.0, ge=0, description="each cell's warmup")
+    baseline: Duration = Field(10.0, gt=0, description="each cell's baseline phase, before its fault")
+    window: Duration = Field(30.0, gt=0, description="each cell's fault window: long enough that any sane "
+                             "timeout fires")
+    recovery: Duration = Field(15.0, ge=0, description="each cell's recovery phase")
+
+    def windows(self) -> dict[str, float]:
+        """The phases as `chaos.matrix.runner.prepare` takes them."""
+        return {"warmup_s": self.warmup, "baseline_s": self.baseline, "window_s": self.window,
+                "recovery_s": self.recovery}
+
+
 class Criterion(_Model):
     """One thing a candidate must satisfy, in each experiment it applies to."""
 
@@ -153,6 +193,8 @@ class Criterion(_Model):
                                     "baseline's (a gauge, quantile or rate SLI)")
     bound: Bound | None = Field(None, description="rule: the candidate's own value within bounds")
     blast_radius: RadiusRule | None = Field(None, description="rule: the candidate run's blast radius")
+    matrix: MatrixRule | None = Field(None, description="rule: the candidate's resilience matrix against the "
+                                      "baseline's (run after the experiments)")
     critical: bool = Field(False, description="its FAIL fails the gate (and stops it early); else it warns")
     warn_band: WarnBand | None = Field(
         None, description="a PASS this close to the limit is a WARN: a share of the allowed change or bound "
@@ -164,18 +206,20 @@ class Criterion(_Model):
 
     @model_validator(mode="after")
     def _one_rule(self) -> Criterion:
-        rules = [r for r in ("vs_baseline", "trend", "bound", "blast_radius") if getattr(self, r) is not None]
+        rules = [r for r in RULES if getattr(self, r) is not None]
         if len(rules) != 1:
-            raise ValueError("give exactly one of vs_baseline, trend, bound, blast_radius")
-        if (self.sli is None) != (self.blast_radius is not None):
-            raise ValueError("vs_baseline, trend and bound need 'sli' (surface.sli); blast_radius takes none")
+            raise ValueError(f"give exactly one of {', '.join(RULES)}")
+        if (self.sli is None) != (self.blast_radius is not None or self.matrix is not None):
+            raise ValueError("vs_baseline, trend and bound need 'sli' (surface.sli); blast_radius and matrix take none")
+        if self.matrix is not None and self.experiments:
+            raise ValueError("a matrix criterion runs cells of its own, in no experiment: leave out 'experiments'")
         if self.warn_band is not None:
             warn_amount(self.warn_band, 1.0)
         return self
 
     @property
     def kind(self) -> str:
-        return next(r for r in ("vs_baseline", "trend", "bound", "blast_radius") if getattr(self, r) is not None)
+        return next(r for r in RULES if getattr(self, r) is not None)
 
     @property
     def compared(self) -> bool:
@@ -183,6 +227,9 @@ class Criterion(_Model):
         return self.vs_baseline is not None or self.trend is not None
 
     def applies_to(self, experiment: str) -> bool:
+        """Judged in this experiment's runs (a matrix criterion is judged in none: it has its own cells)."""
+        if self.matrix is not None:
+            return False
         return not self.experiments or any(fnmatch.fnmatchcase(experiment, p) for p in self.experiments)
 
 
@@ -238,6 +285,19 @@ class PlannedExperiment(BaseModel):
     candidate: LoadedExperiment
 
 
+class PlannedMatrix(BaseModel):
+    """A matrix criterion's two sides, each checked (every cell's experiment loads): nothing started."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    criterion: str
+    baseline: Prepared
+    candidate: Prepared
+
+    def declared_s(self) -> float:
+        """Seconds of declared phases over both sides' cells."""
+        return 2 * self.baseline.settings.cell_s() * len(self.baseline.cells)
+
+
 class LoadedPolicy(BaseModel):
     """A policy checked against its experiments: everything a gate needs, nothing started."""
 
@@ -247,6 +307,7 @@ class LoadedPolicy(BaseModel):
     experiments: list[PlannedExperiment]
     baseline: dict[str, str]
     candidate: dict[str, str]
+    matrices: list[PlannedMatrix] = Field(default_factory=list)
 
 
 def experiment_files(path: Path, spec: GatePolicy, doc: YamlDocument,
@@ -284,10 +345,16 @@ def load_policy(path: Path | str, candidate: dict[str, str] | None = None, basel
         for file in files:
             planned += _plan(doc, i, file, ref, base_vars, cand_vars, overrides or {}, backend or spec.backend,
                              problems)
+    matrices = [] if only and not any(fnmatch.fnmatchcase(MATRIX_NAME, g) for g in only) else [
+        m for i, crit in enumerate(spec.criteria) if crit.matrix
+        for m in _plan_matrix(path, doc, i, crit, planned, base_vars, cand_vars, overrides or {},
+                              backend or spec.backend, problems)]
     if only:
         planned = [p for p in planned if any(fnmatch.fnmatchcase(p.name, g) for g in only)]
-        if not planned:
-            problems.append(InputError("--only", f"no experiment of the policy matches {', '.join(only)}"))
+        if not planned and not matrices:
+            problems.append(InputError("--only", f"no experiment of the policy matches {', '.join(only)}"
+                                       + (f" (its matrix criteria are selected by {MATRIX_NAME!r})"
+                                          if any(c.matrix for c in spec.criteria) else "")))
     names = [p.name for p in planned]
     for dup in {n for n in names if names.count(n) > 1}:
         problems.append(doc.error(["experiments"], f"experiment {dup!r} is named twice"))
@@ -298,7 +365,57 @@ def load_policy(path: Path | str, candidate: dict[str, str] | None = None, basel
         problems.append(doc.error(["criteria"], f"criterion {dup!r} is named twice (waivers and reports name them)"))
     if problems:
         raise InputErrors(in_file_order(path, problems))
-    return LoadedPolicy(path=path, spec=spec, experiments=planned, baseline=base_vars, candidate=cand_vars)
+    return LoadedPolicy(path=path, spec=spec, experiments=planned, baseline=base_vars, candidate=cand_vars,
+                        matrices=matrices)
+
+
+#: A matrix option's flag (as `prepare` names it) -> the matrix rule's field.
+_MATRIX_FIELDS = {"--surfaces": "surfaces", "--cells": "cells", "--load": "load.profile", "--target": "load.target",
+                  "--users": "load.users", "--window": "window", "--baseline": "baseline", "--recovery": "recovery",
+                  "--warmup": "warmup"}
+
+
+def _plan_matrix(path: Path, doc: YamlDocument, i: int, crit: Criterion, planned: list[PlannedExperiment],
+                 base_vars: dict[str, str], cand_vars: dict[str, str], overrides: dict[str, str],
+                 backend: str | None, problems: list[InputError]) -> list[PlannedMatrix]:
+    """A matrix criterion's sides prepared with the gate's variables; [] with its problems added."""
+    rule = crit.matrix
+    assert rule is not None, "only a matrix criterion is planned here"
+    at = ["criteria", i, "matrix"]
+    if rule.stack is not None:
+        stack = (path.parent / rule.stack).resolve()
+    else:
+        stacks = {p.baseline.stack.path for p in planned}
+        if len(stacks) != 1:
+            problems.append(doc.error(at, "give 'stack' (a compose file): the policy's experiments "
+                                      + ("run on several stacks" if stacks else "did not load")))
+            return []
+        stack = Path(next(iter(stacks)))
+    surfaces = str(path.parent / rule.surfaces) if rule.surfaces.endswith((".yaml", ".yml")) else rule.surfaces
+    load = rule.load
+    sides = []
+    for variables in (base_vars, cand_vars):
+        try:
+            sides.append(prepare(stack, surfaces, kinds=list(rule.faults), patterns=rule.cells,
+                                 backend=backend or "local", variables={**rule.variables, **overrides, **variables},
+                                 load=str(path.parent / load.profile) if load else None,
+                                 target=load.target if load else None, users=load.users if load else 10,
+                                 load_environment=dict(load.environment) if load else {}, **rule.windows()))
+        except InputErrors as exc:
+            problems += [_at_rule(doc, at, e) for e in exc.errors]
+            return []
+        except InputError as exc:
+            problems.append(_at_rule(doc, at, exc))
+            return []
+    return [PlannedMatrix(criterion=crit.name, baseline=sides[0], candidate=sides[1])]
+
+
+def _at_rule(doc: YamlDocument, at: list, exc: InputError) -> InputError:
+    """A matrix option's problem at the rule's field in the policy; a located one (a surface set's
+    line, the stack file's) stays where it is."""
+    if exc.file in _MATRIX_FIELDS:
+        return doc.error([*at, *_MATRIX_FIELDS[exc.file].split(".")], exc.message)
+    return exc
 
 
 def _plan(doc: YamlDocument, i: int, file: Path, ref: ExperimentRef, base_vars: dict[str, str],
@@ -323,7 +440,7 @@ def _plan(doc: YamlDocument, i: int, file: Path, ref: ExperimentRef, base_vars: 
 def _check_criterion(doc: YamlDocument, i: int, crit: Criterion, planned: list[PlannedExperiment],
                      problems: list[InputError]) -> None:
     targets = [p for p in planned if crit.applies_to(p.name)]
-    if planned and not targets and not crit.experiments:
+    if planned and not targets and not crit.experiments and crit.matrix is None:
         problems.append(doc.error(["criteria", i, "experiments"], "matches none of the policy's experiments"))
     if crit.sli is None:
         return

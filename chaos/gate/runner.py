@@ -10,6 +10,7 @@ from pathlib import Path
 
 from chaos.errors import ChaosgateError
 from chaos.gate.calibration import load_for
+from chaos.gate.matrices import MatrixSides, run_matrices
 from chaos.gate.outputs import write_outputs
 from chaos.gate.policy import LoadedPolicy, PlannedExperiment
 from chaos.gate.verdict import (
@@ -21,6 +22,7 @@ from chaos.gate.verdict import (
     StoredRun,
     compare_criterion,
     evaluate,
+    final_alpha,
     look_budget,
     look_fraction,
     looks_per_run,
@@ -79,6 +81,11 @@ class Gate:
                          f"repeat {repeat + 1} of {self.policy.spec.repeats}")
                 self._one(pool, repeat, p, side)
                 self._save()
+            if self.policy.matrices and not self.record.stopped_early:
+                run_matrices(self.policy, pool, self.out_dir, self.say, self._note_matrix,
+                             final_alpha(self.policy, self.record.fail_fast))
+                ran = {m.criterion for m in self.record.matrices if m.candidate_dir}
+                self.record.declared_s += sum(m.declared_s() for m in self.policy.matrices if m.criterion in ran)
         finally:
             pool.release()
             self.record.ended_at = time.time()
@@ -90,6 +97,11 @@ class Gate:
         verdict = evaluate(self.policy, self.record, self.dir, self.waivers, self.warnings)
         write_outputs(verdict, self.dir)
         return verdict
+
+    def _note_matrix(self, sides: MatrixSides) -> None:
+        if not any(m is sides for m in self.record.matrices):
+            self.record.matrices.append(sides)
+        self._save()
 
     def _save(self) -> None:
         (self.dir / RECORD_FILE).write_text(self.record.model_dump_json(indent=2))

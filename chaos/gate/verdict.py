@@ -27,7 +27,8 @@ from pydantic import BaseModel, Field
 
 from chaos.errors import ChaosgateError
 from chaos.gate.calibration import Noise, load_for
-from chaos.gate.policy import Criterion, LoadedPolicy, PlannedExperiment, warn_amount
+from chaos.gate.matrices import MatrixSides, judge_matrix
+from chaos.gate.policy import MATRIX_NAME, Criterion, LoadedPolicy, PlannedExperiment, PlannedMatrix, warn_amount
 from chaos.gate.waivers import Waiver
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.observations import observe, observe_points
@@ -91,6 +92,7 @@ class GateRecord(BaseModel):
     stopped_early: str | None = None
     declared_s: float = Field(0.0, description="sum of the declared phase windows of the runs made")
     stack_reuse: bool = True
+    matrices: list[MatrixSides] = Field(default_factory=list, description="the matrix criteria's matrices")
 
 
 class WaiverUsed(BaseModel):
@@ -163,9 +165,10 @@ class GateVerdict(BaseModel):
 
 
 def comparisons(policy: LoadedPolicy) -> int:
-    """m: the (vs_baseline or trend criterion, experiment) pairs tested — the Bonferroni divisor."""
-    return sum(1 for c in policy.spec.criteria if c.compared
-               for p in policy.experiments if c.applies_to(p.name)) or 1
+    """m: the (vs_baseline or trend criterion, experiment) pairs tested, and the matrix criteria —
+    the Bonferroni divisor."""
+    return (sum(1 for c in policy.spec.criteria if c.compared for p in policy.experiments if c.applies_to(p.name))
+            + len(policy.matrices)) or 1
 
 
 def looks_per_run(policy: LoadedPolicy, p: PlannedExperiment) -> int:
@@ -357,6 +360,7 @@ def evaluate(policy: LoadedPolicy, record: GateRecord, gate_dir: Path, waivers: 
             if bad and v.verdict != "FAIL":
                 v.verdict, v.reason = "INCONCLUSIVE", f"{v.reason}; runs that could not be used: {'; '.join(bad)}"
             verdicts.append(_waive(v, waivers, record.candidate))
+    verdicts += [_waive(_matrix(policy, record, m), waivers, record.candidate) for m in policy.matrices]
     return _overall(policy, record, gate_dir, verdicts, problems, waivers, warnings)
 
 
@@ -533,6 +537,22 @@ def _radius(crit: Criterion, p: PlannedExperiment, base: list[StoredRun], cand: 
     else:
         v.rule, v.reason = "the candidate's radius keeps the rule", (
             f"radius {', '.join(radii[0].radius) or 'none'} within {', '.join(radii[0].expected) or 'none'}")
+    return v
+
+
+def _matrix(policy: LoadedPolicy, record: GateRecord, planned: PlannedMatrix) -> CriterionVerdict:
+    crit = next(c for c in policy.spec.criteria if c.name == planned.criterion)
+    sides = next((m for m in record.matrices if m.criterion == planned.criterion), None)
+    v = CriterionVerdict(criterion=crit.name, experiment=MATRIX_NAME, kind="matrix", critical=crit.critical,
+                         verdict="INCONCLUSIVE", rule="the candidate's matrix against the baseline's, cell by cell",
+                         reason="", method="each entry against its cell's own baseline phase, and each surface's "
+                         "fault window against the baseline's under the same cell (chaos.matrix.compare)")
+    if sides is None and record.stopped_early:
+        v.reason = NOT_RUN_EARLY
+        return v
+    alpha = final_alpha(policy, record.fail_fast)
+    v.verdict, v.reason = judge_matrix(planned, sides, record.candidate, alpha)
+    v.confidence = 1 - alpha
     return v
 
 

@@ -3,10 +3,16 @@
 Each entry was judged against its own cell's baseline phase, so two matrices of the same cells
 compare entry by entry: FAIL when a surface beyond the cell's target goes from OK to DEGRADED or
 UNAVAILABLE (or from DEGRADED to UNAVAILABLE), or a call that gave up in the baseline never gives up
-in the candidate; INCONCLUSIVE when, short of that, a candidate entry is UNKNOWN where the
-baseline's was OK, or a cell of the baseline has no counterpart; else PASS. A surface that is the
-cell's own target is expected to suffer and is not compared. The error of a FAIL is that of the
-candidate's DEGRADED claims: at most ALPHA over its whole matrix (see `chaos.matrix.judge`)."""
+in the candidate. Entries alone miss a release broken before any fault (its own baseline phase is
+already bad), so each surface's fault window is also compared across the sides
+(`chaos.matrix.between`): worse in the candidate under the same fault is a FAIL too. INCONCLUSIVE
+when, short of that, a candidate entry is UNKNOWN where the baseline's was OK, a fault window cannot
+be told within its tolerance of the baseline's, or a cell of the baseline has no counterpart; else
+PASS. A surface that is the cell's own target is expected to suffer and is not compared.
+
+The error of a FAIL is split in two: the candidate's DEGRADED claims at half of the gate's level over
+its whole matrix (its `family_alpha` per cell, see `chaos.matrix.judge`), and the comparisons of
+fault windows at the other half, split over the cells."""
 
 from __future__ import annotations
 
@@ -15,7 +21,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from chaos.matrix.model import Entry, Matrix
+from chaos.matrix.between import worse_under_same_fault
+from chaos.matrix.model import CellResult, Entry, Matrix
+from chaos.spec.surfaces import Surface
 from chaos.util.stored import read_model
 
 COMPARISON_FILE = "comparison.json"
@@ -62,8 +70,22 @@ def _entry_change(cell: str, b: Entry, c: Entry) -> Change | None:
     return None
 
 
-def compare(base: Matrix, cand: Matrix, baseline_dir: str, candidate_vars: dict[str, str]) -> Comparison:
-    """The comparison of two matrices of the same stack and cells."""
+def _window_changes(b: CellResult, c: CellResult, surfaces: dict[str, Surface], alpha: float,
+                    known: set[tuple[str, str]]) -> list[Change]:
+    changes = []
+    for surface, worse, how in worse_under_same_fault(b, c, surfaces, alpha):
+        if worse is False or (b.cell.id, surface) in known:
+            continue
+        was = next((e.status for e in b.entries if e.surface == surface), "?")
+        changes.append(Change(cell=b.cell.id, surface=surface, baseline=was, fails=bool(worse), detail=how,
+                              candidate="worse under the same fault" if worse else "not told within it"))
+    return changes
+
+
+def compare(base: Matrix, cand: Matrix, baseline_dir: str, candidate_vars: dict[str, str],
+            surfaces: dict[str, Surface] | None = None, alpha: float = 0.0) -> Comparison:
+    """The comparison of two matrices of the same stack and cells; with `surfaces`, each cell's fault
+    windows are compared across the sides too, at `alpha` over all the cells."""
     changes: list[Change] = []
     theirs = {c.cell.id: c for c in cand.cells}
     for b in base.cells:
@@ -78,6 +100,9 @@ def compare(base: Matrix, cand: Matrix, baseline_dir: str, candidate_vars: dict[
             was = "gives up" if b.calls and b.calls.bounded else "not seen"
             changes.append(Change(cell=b.cell.id, surface="calls", baseline=was, candidate="never gives up",
                                   fails=True, detail=c.calls.finding))
+        if surfaces is not None:
+            known = {(ch.cell, ch.surface) for ch in changes if ch.fails}
+            changes += _window_changes(b, c, surfaces, alpha / max(1, len(base.cells)), known)
     verdict: Verdict = ("FAIL" if any(ch.fails for ch in changes)
                         else "INCONCLUSIVE" if changes or cand.stopped else "PASS")
     return Comparison(verdict=verdict, baseline_dir=baseline_dir, baseline_vars=dict(base.settings.variables),

@@ -128,8 +128,9 @@ def cell_experiment(p: Prepared, cell: Cell) -> dict:
         "description": f"chaosgate matrix cell {cell.id}: {MEANING[cell.kind]}",
         # No `variables`: --set values are given when the cell is loaded, never written under reports/.
         "stack": s.stack, "backend": s.backend,
+        # The recovery ends as soon as every surface is back: recovery_s is the longest wait.
         "phases": {"warmup": f"{s.warmup_s:g}s", "baseline": f"{s.baseline_s:g}s", "fault": f"{s.window_s:g}s",
-                   "recovery": f"{s.recovery_s:g}s"},
+                   "recovery": f"{s.recovery_s:g}s", "until_recovered": True},
         "deadline": f"{s.cell_s() + DEADLINE_SLACK_S:g}s",
         "faults": [cell.fault(s.slow_ms)],
         "surfaces": p.surfaces_data,
@@ -155,10 +156,11 @@ def write_cells(p: Prepared, folder: Path) -> list[tuple[Cell, LoadedExperiment]
 
 def run_matrix(p: Prepared, out_dir: Path, say: Callable[[str], None],
                on_cell: Callable[[Path], object] = lambda run_dir: None,
-               pool: StackPool | None = None) -> tuple[Matrix, Path]:
+               pool: StackPool | None = None, alpha: float = ALPHA) -> tuple[Matrix, Path]:
     """Run every cell in turn on one kept stack; the matrix (also in matrix.json) and its directory.
-    `pool`: the caller's kept stack (a matrix gate's two sides share it; the caller releases it)."""
-    matrix, folder, cells = start_matrix(p, out_dir, say)
+    `pool`: the caller's kept stack (a matrix gate's two sides share it; the caller releases it);
+    `alpha`: the error level of a DEGRADED anywhere in the matrix."""
+    matrix, folder, cells = start_matrix(p, out_dir, say, alpha)
     own = pool is None
     if own:
         reconcile_all(out_dir, say)
@@ -172,7 +174,7 @@ def run_matrix(p: Prepared, out_dir: Path, say: Callable[[str], None],
     return matrix, folder
 
 
-def start_matrix(p: Prepared, out_dir: Path, say: Callable[[str], None]
+def start_matrix(p: Prepared, out_dir: Path, say: Callable[[str], None], alpha: float = ALPHA
                  ) -> tuple[Matrix, Path, list[tuple[Cell, LoadedExperiment]]]:
     """The matrix's directory with every cell's experiment written and checked, and its matrix.json
     begun; nothing started yet. The error level is split over all the cells, however they are run."""
@@ -180,7 +182,7 @@ def start_matrix(p: Prepared, out_dir: Path, say: Callable[[str], None]
     folder = new_dir(out_dir, MATRICES, p.stack.name, matrix_id)
     cells = write_cells(p, folder / CELLS_DIR)  # before anything starts: a cell that cannot load stops here
     matrix = Matrix(matrix_id=matrix_id, stack_name=p.stack.name, settings=p.settings, surfaces=list(p.surfaces),
-                    skipped=p.skipped, family_alpha=ALPHA / len(p.cells), started_at=time.time())
+                    skipped=p.skipped, family_alpha=alpha / len(p.cells), started_at=time.time())
     matrix.save(folder)
     for s in p.skipped:
         say(f"matrix: skipping {s.id}: {s.why}")

@@ -24,6 +24,7 @@ from chaos.errors import ChaosgateError, InputError
 from chaos.matrix.cells import Cell
 from chaos.matrix.model import Matrix, Shard, load_matrix
 from chaos.matrix.runner import CELLS_DIR, DEADLINE_SLACK_S, Prepared, finish, run_cells, start_matrix
+from chaos.measure.blast import ALPHA
 from chaos.run.reconcile import reconcile_all
 from chaos.run.stackpool import StackPool
 from chaos.spec.experiment import load_experiment
@@ -79,10 +80,11 @@ class ShardJob:
 
 
 def run_sharded(p: Prepared, engines: list[str], out_dir: Path, say: Callable[[str], None],
-                on_cell: Callable[[Path], object] | None = None) -> tuple[Matrix, Path]:
-    """Run the matrix's cells dealt over `engines`, at the same time; the merged matrix and its directory."""
+                on_cell: Callable[[Path], object] | None = None, alpha: float = ALPHA) -> tuple[Matrix, Path]:
+    """Run the matrix's cells dealt over `engines`, at the same time; the merged matrix and its
+    directory. `alpha`: the error level of a DEGRADED anywhere in the whole matrix."""
     check_engines(engines)
-    matrix, folder, _ = start_matrix(p, out_dir, say)
+    matrix, folder, _ = start_matrix(p, out_dir, say, alpha)
     shares = split(p.cells, len(engines))
     matrix.shards = [Shard(engine=e, cells=[c.id for c in share]) for e, share in zip(engines, shares)]
     matrix.save(folder)

@@ -77,9 +77,16 @@ def judge(tl: Timeline, sli, source: str, baseline: tuple[float, float], fault: 
           window_s: float, alpha: float) -> tuple[bool | None, str]:
     """Degraded (True), within its tolerance (False) or unknown (None), and how it was decided;
     `alpha` is this SLI's share of the run's error level (see the module's docstring)."""
+    return judge_between(sli, source, (tl, baseline), (tl, fault), window_s, alpha)
+
+
+def judge_between(sli, source: str, before: tuple[Timeline, tuple[float, float]],
+                  after: tuple[Timeline, tuple[float, float]], window_s: float,
+                  alpha: float) -> tuple[bool | None, str]:
+    """As `judge`, for two spans that may come from two runs' timelines: `after` worse than `before`?"""
     # A quantile SLI is judged here on its windows' quantiles, as before the gate's criteria took the
     # phase's requests: see "Quantiles" in docs/guides/gate.md for why the radius waits.
-    b, f = (observe(tl, sli, source, *phase, window_s, buckets=False) for phase in (baseline, fault))
+    b, f = (observe(tl, sli, source, *span, window_s, buckets=False) for tl, span in (before, after))
 
     def at(level: float):
         return compare(b, f, better=sli.better, relative=sli.tolerance_pct / 100.0, floor=sli.tolerance,

@@ -46,14 +46,20 @@ def render_run(run_dir: Path | str) -> Path:
 
 
 def render_gate(gate_dir: Path | str) -> Path:
-    """Write the gate directory's report.html (and each of its runs' reports); its path."""
+    """Write the gate directory's report.html (and each of its runs' and matrices' reports); its path."""
+    from chaos.matrix.model import load_matrix
     from chaos.report.gate_view import gate_view
 
     gate_dir = Path(gate_dir)
     view = gate_view(gate_dir)
-    for run in view.verdict.runs:
-        if run.run_dir and (Path(run.run_dir) / "result.json").exists():
-            render_run(run.run_dir)
+    runs = [run.run_dir for run in view.verdict.runs]
+    folders = [f for m in view.matrices for f in (m.baseline_dir, m.candidate_dir) if f]
+    runs += [c.run_dir for f in folders for c in load_matrix(f).cells]
+    for run_dir in runs:
+        if run_dir and (Path(run_dir) / "result.json").exists():
+            render_run(run_dir)
+    for folder in folders:
+        render_matrix(folder)
     return _write(gate_dir / REPORT_FILE, "gate.html.j2", view)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from chaos.gate.matrices import MatrixSides
 from chaos.gate.verdict import GateVerdict
 from chaos.measure.metrics.timeline import Timeline
 from chaos.measure.result import load_plan, load_result
@@ -24,6 +25,7 @@ class GateView(BaseModel):
     meaning: str
     charts: list[Chart]
     run_links: list[tuple[str, str, str]] = Field(description="(label, status, relative link to its report)")
+    matrices: list[MatrixSides] = Field(default_factory=list, description="the matrix criteria's matrices")
     generated: str
 
 
@@ -41,8 +43,25 @@ def gate_view(gate_dir: Path) -> GateView:
             links.append((label, status, os.path.relpath(Path(r.run_dir) / "report.html", gate_dir)))
         else:
             links.append((label, r.reason or "not run", ""))
+    matrices = gate_matrices(gate_dir)
+    for sides in matrices:
+        for side, folder in (("baseline", sides.baseline_dir), ("candidate", sides.candidate_dir)):
+            label = f"matrix criterion {sides.criterion!r} — {side}'s matrix"
+            links.append((label, "run", os.path.relpath(Path(folder) / "report.html", gate_dir)) if folder
+                         else (label, sides.reason or "not run", ""))
     return GateView(verdict=verdict, meaning=MEANING[verdict.verdict], charts=_gate_charts(verdict), run_links=links,
+                    matrices=matrices,
                     generated=generated_now())
+
+
+def gate_matrices(gate_dir: Path) -> list[MatrixSides]:
+    """The matrices a gate's matrix criteria ran (none in a record from before they existed)."""
+    from chaos.gate.runner import RECORD_FILE
+    from chaos.gate.verdict import GateRecord
+    from chaos.util.stored import read_model
+
+    path = gate_dir / RECORD_FILE
+    return read_model(path, GateRecord, "no gate.json").matrices if path.exists() else []
 
 
 def _gate_charts(verdict: GateVerdict) -> list[Chart]:

@@ -35,6 +35,12 @@ def by_name(verdict: dict, experiment: str | None = None) -> dict[str, dict]:
     return {c["criterion"]: c for c in verdict["criteria"] if experiment in (None, c["experiment"])}
 
 
+def not_passed(verdict: dict) -> list[str]:
+    """The criteria that did not pass, with their reasons: first in a failure's message, which CI cuts."""
+    return [f"{c['criterion']} ({c['experiment']}): {c['verdict']}: {str(c.get('reason', ''))[:400]}"
+            for c in verdict["criteria"] if c["verdict"] != "PASS"]
+
+
 def run_result(run: dict) -> dict:
     return json.loads((Path(run["run_dir"]) / "result.json").read_text())
 
@@ -126,14 +132,52 @@ def test_make_demo_blocks_the_bad_release_early_and_rejudging_gives_the_same_ver
 
 
 def test_the_fixed_release_passes(tmp_path: Path) -> None:
-    res, v, _ = run_gate(tmp_path, "--only", "telemetry-release-hang", "--candidate", "TELEMETRY_RELEASE=1.5.0-rc2")
-    assert res.code == 0, (res.out, res.err[-3000:])
+    res, v, gate_dir = run_gate(tmp_path, "--only", "telemetry-release-hang", "--only", "matrix", "--candidate",
+                                "TELEMETRY_RELEASE=1.5.0-rc2")
+    assert res.code == 0, (not_passed(v), res.out[-3000:], res.err[-3000:])
     crit = by_name(v)
+    # The matrix of the telemetry hang, run after the experiment on its kept stack: no surface beyond
+    # telemetry does worse for rc2 under the same hang, and its call is as unbounded as 1.4.2's.
+    matrix, comparison = matrix_of(gate_dir, crit)
+    assert matrix["verdict"] == "PASS" and comparison["verdict"] == "PASS" and comparison["changes"] == [], comparison
     assert crit["runs stay healthy"]["verdict"] == "PASS" and crit["blast radius contained"]["verdict"] == "PASS"
     # The fixed release holds no more slots at the end of its fault phase than at its start.
     held = crit["held slots do not accumulate"]
     assert held["verdict"] == "PASS" and held["kind"] == "trend" and held["high"] <= held["allowed"], held
     assert v["stopped_early"] is None and all(r["status"] == "completed" for r in v["runs"])
+    assert_stacks_down(tmp_path)
+
+
+def matrix_of(gate_dir: Path, crit: dict[str, dict]) -> tuple[dict, dict]:
+    """The shipped matrix criterion's verdict and its comparison.json, with both matrices' reports there."""
+    sides = json.loads((gate_dir / "gate.json").read_text())["matrices"]
+    assert [m["criterion"] for m in sides] == ["matrix of the telemetry hang"], sides
+    page = (gate_dir / "report.html").read_text()
+    for folder in (sides[0]["baseline_dir"], sides[0]["candidate_dir"]):
+        assert (Path(folder) / "report.html").is_file() and Path(folder).name in page, folder
+        cell = json.loads((Path(folder) / "matrix.json").read_text())["cells"]
+        assert [c["cell"]["id"] for c in cell] == ["hang:run-pool->telemetry-collector"], cell
+    verdict = crit["matrix of the telemetry hang"]
+    assert verdict["kind"] == "matrix" and verdict["experiment"] == "matrix", verdict
+    return verdict, json.loads((Path(sides[0]["candidate_dir"]) / "comparison.json").read_text())
+
+
+def test_the_matrix_criterion_turns_the_telemetry_hang_red_for_the_bad_release(tmp_path: Path) -> None:
+    # rc1 hangs in its own walk, before any call reaches the collector. When its stuck runs fill the
+    # pool before the hang, the link sees no traffic: the candidate's cell cannot show its fault
+    # landed, and against its own (already broken) baseline phase nothing reads worse. The same
+    # cell's fault window against 1.4.2's shows it either way: runs, Studio and housekeeping worse
+    # under the same hang (or, when the hang did land, their entries gone from OK to worse).
+    res, v, gate_dir = run_gate(tmp_path, "--only", "matrix", "--candidate", "TELEMETRY_RELEASE=1.5.0-rc1")
+    assert res.code == 1, (not_passed(v), res.out[-3000:], res.err[-3000:])
+    matrix, comparison = matrix_of(gate_dir, by_name(v))
+    assert matrix["verdict"] == "FAIL" and matrix["critical"], matrix
+    worse = {c["surface"] for c in comparison["changes"] if c["fails"]}
+    assert {"runs", "studio", "housekeeping"} <= worse and "telemetry" not in worse, comparison["changes"]
+    assert all(c["candidate"] in ("worse under the same fault", "DEGRADED", "UNAVAILABLE") and c["baseline"] == "OK"
+               for c in comparison["changes"] if c["fails"]), comparison["changes"]
+    assert "1 cell(s) of 1 did worse for the candidate: hang:run-pool->telemetry-collector: runs OK -> " in matrix["reason"]
+    assert "FAIL: matrix of the telemetry hang [matrix]" in res.out
     assert_stacks_down(tmp_path)
 
 
@@ -152,7 +196,7 @@ def test_a_release_that_hangs_for_a_few_projects_is_never_passed(tmp_path: Path)
 def test_baseline_against_itself_passes_on_the_real_stack(tmp_path: Path) -> None:
     res, v, _ = run_gate(tmp_path, "--only", "telemetry-dependency-hang", "--baseline", "TELEMETRY_TIMEOUT_S=1",
                          "--candidate", "TELEMETRY_TIMEOUT_S=1")
-    assert res.code == 0, (res.out, res.err[-3000:])
+    assert res.code == 0, (not_passed(v), res.out[-3000:], res.err[-3000:])
     assert by_name(v)["runs stay healthy"]["verdict"] == "PASS"
     cand = next(r for r in v["runs"] if r["side"] == "candidate")
     reuse = run_result(cand)["stack"]
@@ -163,7 +207,7 @@ def test_baseline_against_itself_passes_on_the_real_stack(tmp_path: Path) -> Non
 def test_a_candidate_that_drops_the_telemetry_timeout_is_blocked(tmp_path: Path) -> None:
     res, v, _ = run_gate(tmp_path, "--only", "telemetry-dependency-hang", "--baseline", "TELEMETRY_TIMEOUT_S=1",
                          "--candidate", "TELEMETRY_TIMEOUT_S=0")
-    assert res.code == 1, (res.out, res.err[-3000:])
+    assert res.code == 1, (not_passed(v), res.out[-3000:], res.err[-3000:])
     assert by_name(v)["runs stay healthy"]["verdict"] == "FAIL"
     cand = next(r for r in v["runs"] if r["side"] == "candidate")
     reuse = run_result(cand)["stack"]
@@ -224,5 +268,5 @@ criteria:
     assert "criterion 'a' is named twice" in res.err
     policy.write_text("name: broken\nexperiments: [x.yaml]\ncriteria:\n  - {name: b, sli: runs.success_ratio}\n")
     res = chaosgate("gate", str(policy), "--out", str(tmp_path / "reports"))
-    assert res.code == 3 and f"{policy}:4: criteria.0: give exactly one of vs_baseline, trend, bound, blast_radius" in res.err
+    assert res.code == 3 and f"{policy}:4: criteria.0: give exactly one of vs_baseline, trend, bound, blast_radius, matrix" in res.err
     assert "Traceback" not in res.err and not (tmp_path / "reports").exists()

@@ -24,16 +24,16 @@ def test_the_pre_promotion_plan_lists_runs_time_alpha_and_samples(tmp_path: Path
                         ("broker-connection-saturation", "candidate", "43")]
     assert len(runs) == 10
     assert "candidate: TELEMETRY_RELEASE=1.5.0-rc1" in text and "baseline: TELEMETRY_RELEASE=1.4.2" in text
-    assert "declared time: 7m20s of phases over 10 runs; at most 38m by the deadlines" in text
-    # alpha 0.05 over 11 comparisons (ten vs_baseline pairs and a trend), half kept for fail-fast's
+    assert "declared time: 8m36s of phases over 10 runs and 1 matrix criterion(s); at most 38m by the runs' deadlines" in text
+    # alpha 0.05 over 12 comparisons (ten vs_baseline pairs, a trend and the matrix), half kept for fail-fast's
     # looks: verdict.final_alpha's numbers.
-    assert "Bonferroni over 11 comparison(s)" in text and "each final comparison at 0.00227" in text
+    assert "Bonferroni over 12 comparison(s)" in text and "each final comparison at 0.00208" in text
     # Fail-fast's half: 0.005 per critical pair, spent over 25 one-second looks by those that can decide.
-    assert ("telemetry-release-hang        alpha 0.00227, 25 look(s) per candidate run spending up to 0.005 in all, "
+    assert ("telemetry-release-hang        alpha 0.00208, 25 look(s) per candidate run spending up to 0.005 in all, "
             "on looks with enough samples") in text
     # A quantile is of the phase's requests, so it rests on events too, like a ratio.
     assert ("run start delay: runs.start_delay_p95_s vs baseline in the fault phase, worse by at most max(50% of "
-            "the baseline, 1)\n    telemetry-release-hang  alpha 0.00227; events counted over 1 run(s) x 25s per "
+            "the baseline, 1)\n    telemetry-release-hang  alpha 0.00208; events counted over 1 run(s) x 25s per "
             "side") in text
     assert "events counted over 1 run(s) x 20s per side; how many depends on the load (11 users" in text
     assert text.rstrip().endswith("dry run: nothing was started, injected or written")
@@ -102,5 +102,5 @@ def test_a_trend_on_a_ratio_or_with_a_second_rule_is_refused_at_its_line(tmp_pat
     assert result.code == 3 and result.out == "", result.out
     assert (f"{policy}:4: criteria.0.sli: a trend is fitted to per-window values: 'runs.success_ratio' is a ratio "
             "SLI") in result.err, result.err
-    assert f"{policy}:5: criteria.1: give exactly one of vs_baseline, trend, bound, blast_radius" in result.err
+    assert f"{policy}:5: criteria.1: give exactly one of vs_baseline, trend, bound, blast_radius, matrix" in result.err
     assert ":6:" not in result.err  # a trend on a gauge, per 30 s, is fine

@@ -155,6 +155,71 @@ def test_the_matrix_gate_is_inconclusive_where_it_cannot_tell_and_passes_otherwi
     assert cut.verdict == "INCONCLUSIVE" and cut.changes[0].candidate == "not run"
 
 
+def _cell_run(folder: Path, failing_per_s: float, entries: dict[str, str]):
+    """A cell whose run is written here: 20 requests a second to relay, a share of them failing in
+    its fault phase (20 s to 50 s), with its result.json and timeline."""
+    from chaos.matrix.model import CellResult
+    from chaos.measure.metrics.timeline import Sample, Timeline
+    from chaos.measure.result import RunPlan, RunResult
+
+    folder.mkdir()
+    RunPlan(experiment="e", file="/e.yaml", sha256="0", backend="local", chaosgate_version="test", sample_interval=1.0,
+            surfaces={}, services=["front", "echo"], links=[("front", "echo")], target_services=["echo"],
+            expected_radius=[]).save(folder)
+    tl = Timeline(folder)
+    good = bad = 0.0
+    for t in range(0, 61):
+        failing = failing_per_s if 20 < t <= 50 else 0.0
+        good, bad = good + 20 - failing, bad + failing
+        tl.add([Sample(t=float(t), source="front", name="relay_total", labels={"ok": "1"}, value=good),
+                Sample(t=float(t), source="front", name="relay_total", labels={"ok": "0"}, value=bad)])
+    RunResult(experiment="e", file="/e.yaml", run_id="r", run_dir=str(folder), status="completed",
+              phases={"baseline": (0.0, 20.0), "fault": (20.0, 50.0)}).save()
+    return CellResult(cell=HANG, experiment="/e.yaml", run_dir=str(folder), run_status="completed", landed=True,
+                      entries=[Entry(surface=k, status=v, classification="target" if k == "echo" else "direct")
+                               for k, v in entries.items()])
+
+
+def test_the_matrix_gate_compares_each_fault_window_across_the_sides(tmp_path: Path) -> None:
+    """A candidate broken before any fault reads OK (or UNKNOWN) against its own baseline phase; its
+    fault window against the baseline's, under the same cell, is what shows it worse."""
+    import time
+
+    from chaos.matrix.compare import compare
+    from chaos.matrix.model import Matrix
+    from chaos.spec.surfaces import RatioSLI, Surface
+
+    sli = RatioSLI(kind="ratio", good='relay_total{ok="1"}', total="relay_total", tolerance=0.05)
+    surfaces = {"relay": Surface(services=["front"], slis={"ok": sli}),
+                "echo": Surface(services=["echo"], slis={"ok": sli})}
+
+    def matrix(name: str, failing: float, status: str) -> Matrix:
+        cell = _cell_run(tmp_path / name, failing, {"relay": status, "echo": "DEGRADED"})
+        return Matrix(matrix_id=name, stack_name="mini", settings=SETTINGS, surfaces=["relay", "echo"],
+                      family_alpha=0.05, started_at=time.time(), cells=[cell])
+
+    base = matrix("base", 0.0, "OK")
+    # The candidate's relay entry is OK (as if its own baseline phase were as bad), yet 10 of 20 fail.
+    broken = compare(base, matrix("broken", 10.0, "OK"), "/b", {}, surfaces=surfaces, alpha=0.025)
+    assert broken.verdict == "FAIL", broken
+    (change,) = broken.changes  # echo is the cell's target: not compared
+    assert (change.surface, change.baseline, change.candidate, change.fails) == (
+        "relay", "OK", "worse under the same fault", True)
+    assert "degraded:" in change.detail and "Newcomb" in change.detail
+    # Equally good: within its tolerance on both sides, nothing to say.
+    same = compare(base, matrix("same", 0.0, "OK"), "/b", {}, surfaces=surfaces, alpha=0.025)
+    assert same.verdict == "PASS" and same.changes == []
+    # Worse by about the tolerance (1 in 20 failing against 5 points): cannot be told, never a PASS.
+    edge = compare(base, matrix("edge", 1.0, "OK"), "/b", {}, surfaces=surfaces, alpha=0.025)
+    assert edge.verdict == "INCONCLUSIVE" and [(c.candidate, c.fails) for c in edge.changes] == [
+        ("not told within it", False)], edge
+    # A side with no measured run cannot be compared: said so, never a PASS.
+    gone = matrix("gone", 0.0, "OK")
+    gone.cells[0].run_dir = None
+    missing = compare(base, gone, "/b", {}, surfaces=surfaces, alpha=0.025)
+    assert missing.verdict == "INCONCLUSIVE" and "cannot compare the fault windows" in missing.changes[0].detail
+
+
 @pytest.fixture(scope="module")
 def matrices(tmp_path_factory) -> dict:
     """The gate on a matrix of front -> echo's hang: the baseline with front's timeout on echo 1 s,

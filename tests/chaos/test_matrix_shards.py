@@ -29,13 +29,13 @@ def test_cells_are_dealt_in_turn_and_engines_are_named_once() -> None:
         engines_of(["local", "default"])
 
 
-def test_engines_need_the_docker_backend_and_no_candidate(out: Path) -> None:
+def test_engines_need_the_docker_backend(out: Path) -> None:
     base = ["-f", str(COMPOSE), "--surfaces", "mini-matrix", "--load", str(MINI / "matrix_load.py"), "--target",
             "front", "--engines", "local,tcp://127.0.0.1:9", "--dry-run", "--out", str(out)]
     r = chaosgate("matrix", *base)
     assert r.code == 3 and "--engines" in r.err and "--backend docker" in r.err and "Traceback" not in r.err, r.err
     r = chaosgate("matrix", *base, "--backend", "docker", "--candidate", "FRONT_ECHO_TIMEOUT_S=none")
-    assert r.code == 3 and "--engines" in r.err and "not built yet" in r.err, r.err
+    assert r.code == 0 and "then the same cells for the candidate (FRONT_ECHO_TIMEOUT_S=none)" in r.out, r.err
     r = chaosgate("matrix", *base, "--backend", "docker", "--faults", "down")
     assert r.code == 0, r.err
     assert "on local: down:" in r.out and "on tcp://127.0.0.1:9: down:" in r.out, r.out
@@ -102,6 +102,28 @@ def test_a_matrix_sharded_over_two_engines_equals_it_on_one(second_engine: str, 
         client = docker.DockerClient(base_url=engine or "unix:///var/run/docker.sock", timeout=30)
         left = client.containers.list(all=True, filters={"label": "io.chaosgate.run"})
         assert [c for c in left if str(two) in c.labels.get("io.chaosgate.run", "")] == [], (engine, left)
+
+
+@pytest.mark.integration
+@pytest.mark.docker
+def test_the_matrix_gate_sharded_over_two_engines_fails_on_the_call_that_stops_giving_up(
+        second_engine: str, out: Path) -> None:
+    # Each side is a sharded matrix of its own: the baseline's shares (front gives up on echo after
+    # 1 s), then the candidate's (no timeout), each share on a stack of its own on its engine.
+    r = chaosgate("matrix", *ARGS, "--candidate", "FRONT_ECHO_TIMEOUT_S=none", "--engines", f"local,{second_engine}",
+                  "--out", str(out), timeout=900)
+    assert r.code == 1 and "matrix gate: FAIL" in r.out, (r.out, r.err[-3000:])
+    assert "hang:front->echo, calls: gives up -> never gives up" in r.out, r.out
+    base, cand = (json.loads(p.read_text()) for p in sorted(out.glob("matrices/*/matrix.json")))
+    for m in (base, cand):
+        assert [s["engine"] for s in m["shards"]] == ["", second_engine] and all(
+            s["status"] == "done" for s in m["shards"]), m["shards"]
+    # The candidate's own DEGRADED claims get half the error; the fault windows compared, the other half.
+    assert base["family_alpha"] == 0.025 and cand["family_alpha"] == 0.0125
+    comparison = json.loads((out / "matrices" / Path(r.out.split("candidate matrix: ")[1].split()[0]).name
+                             / "comparison.json").read_text())
+    assert comparison["verdict"] == "FAIL" and "calls" in [c["surface"] for c in comparison["changes"] if c["fails"]]
+    assert _ours("", out) == [] and _ours(second_engine, out) == [], "every share took its stack down"
 
 
 def _ours(engine: str, out: Path) -> list:

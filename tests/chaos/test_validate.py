@@ -55,7 +55,7 @@ def test_every_shipped_kind_is_told_by_its_keys_and_passes() -> None:
 def test_a_policy_is_checked_as_a_policy_not_as_an_experiment(tmp_path: Path) -> None:
     result = chaosgate("validate", str(POLICY))
     assert result.code == 0 and "required field is missing" not in result.err, result.err
-    assert "11 comparison(s) at alpha 0.05" in result.out and "--dry-run" in result.out
+    assert "12 comparison(s) at alpha 0.05" in result.out and "--dry-run" in result.out
 
 
 def test_a_waiver_file_is_checked_and_its_expired_waivers_are_warned_of(tmp_path: Path) -> None:
