@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -29,6 +30,22 @@ def run_gate(out: Path, *args: str):
     assert len(dirs) == 1, (dirs, res.err[-3000:])
     verdict = json.loads((dirs[0] / "verdict.json").read_text())
     return res, verdict, dirs[0]
+
+
+def gate_a_good_release(out: Path, *args: str):
+    """The gate on a release that must pass, run once more when the first could not tell (exit 2).
+
+    A good release's intervals are honest: on a loaded machine (CI runs three lanes on two cores)
+    its held-slot climb or its radius sometimes spans the allowance, and the gate says INCONCLUSIVE
+    rather than PASS. That is the gate failing closed, not a defect, so it gets one more gate on
+    fresh runs; a FAIL (a good release blocked) is never retried, and two INCONCLUSIVE gates fail
+    the test. The first gate's unpassed criteria are kept as a warning in pytest's summary."""
+    res, v, gate_dir = run_gate(out / "first", *args)
+    if res.code != 2:
+        return res, v, gate_dir, out / "first"
+    assert_stacks_down(out / "first")
+    warnings.warn(f"the first gate could not tell, so it was run again: {not_passed(v)}", stacklevel=2)
+    return (*run_gate(out / "again", *args), out / "again")
 
 
 def by_name(verdict: dict, experiment: str | None = None) -> dict[str, dict]:
@@ -132,8 +149,8 @@ def test_make_demo_blocks_the_bad_release_early_and_rejudging_gives_the_same_ver
 
 
 def test_the_fixed_release_passes(tmp_path: Path) -> None:
-    res, v, gate_dir = run_gate(tmp_path, "--only", "telemetry-release-hang", "--only", "matrix", "--candidate",
-                                "TELEMETRY_RELEASE=1.5.0-rc2")
+    res, v, gate_dir, out = gate_a_good_release(tmp_path, "--only", "telemetry-release-hang", "--only", "matrix",
+                                                "--candidate", "TELEMETRY_RELEASE=1.5.0-rc2")
     assert res.code == 0, (not_passed(v), res.out[-3000:], res.err[-3000:])
     crit = by_name(v)
     # The matrix of the telemetry hang, run after the experiment on its kept stack: no surface beyond
@@ -145,7 +162,7 @@ def test_the_fixed_release_passes(tmp_path: Path) -> None:
     held = crit["held slots do not accumulate"]
     assert held["verdict"] == "PASS" and held["kind"] == "trend" and held["high"] <= held["allowed"], held
     assert v["stopped_early"] is None and all(r["status"] == "completed" for r in v["runs"])
-    assert_stacks_down(tmp_path)
+    assert_stacks_down(out)
 
 
 def matrix_of(gate_dir: Path, crit: dict[str, dict]) -> tuple[dict, dict]:
@@ -194,8 +211,8 @@ def test_a_release_that_hangs_for_a_few_projects_is_never_passed(tmp_path: Path)
 
 
 def test_baseline_against_itself_passes_on_the_real_stack(tmp_path: Path) -> None:
-    res, v, _ = run_gate(tmp_path, "--only", "telemetry-dependency-hang", "--baseline", "TELEMETRY_TIMEOUT_S=1",
-                         "--candidate", "TELEMETRY_TIMEOUT_S=1")
+    res, v, _, _ = gate_a_good_release(tmp_path, "--only", "telemetry-dependency-hang", "--baseline",
+                                       "TELEMETRY_TIMEOUT_S=1", "--candidate", "TELEMETRY_TIMEOUT_S=1")
     assert res.code == 0, (not_passed(v), res.out[-3000:], res.err[-3000:])
     assert by_name(v)["runs stay healthy"]["verdict"] == "PASS"
     cand = next(r for r in v["runs"] if r["side"] == "candidate")
