@@ -14,8 +14,9 @@ many repetitions for it. Prints figures; asserts nothing.
 at one per window, the gate's spending), the false-block rate for each method of `compare`.
 
 `--part trend`: A/A trend comparisons (chaos.measure.trend: a flat gauge on both sides, AR(1)
-windows) and the boundary (the candidate climbing exactly as fast as allowed), beside the peer the
-issue suggested, statsmodels' OLS slope with a HAC (Newey-West) covariance and t on n - 2.
+windows, and at 25 and 40 windows the gauges of tests/calibration_shapes.GAUGES) and the
+boundary (the candidate climbing exactly as fast as allowed), beside the peer the issue suggested,
+statsmodels' OLS slope with a HAC (Newey-West) covariance and t on n - 2.
 
 The "before" column is what issue 20 measured with the previous method (BCa bootstrap over windows
 taken as independent; pooled counts with Newcomb's interval) where it measured that row.
@@ -31,7 +32,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.calibration_shapes import SHAPES, failfast_rate, rates, trend_rates, upper_bound  # noqa: E402 - after the path is set
+from tests.calibration_shapes import (  # noqa: E402 - after the path is set
+    GAUGES,
+    SHAPES,
+    failfast_rate,
+    rates,
+    trend_rates,
+    upper_bound,
+)
 
 #: False-block rates issue 20 measured before this method, by (shape, alpha).
 BEFORE = {("lognormal sigma 1, n 10", 0.0025): 0.020, ("lognormal sigma 1, n 20", 0.0025): 0.016,
@@ -85,23 +93,28 @@ def hac_trend(baseline, candidate, *, better, allowed, per_s, alpha, min_samples
 def trend(args: argparse.Namespace) -> None:
     """Trend comparisons' A/A false blocks and boundary false passes: chaosgate's AR(1) slope
     variance against statsmodels' HAC."""
-    print(f"\n{'trend, AR(1) windows':30} {'alpha':>7} {'target':>8} {'method':>9} {'false block (ub)':>18} "
+    print(f"\n{'trend, gauge windows':30} {'alpha':>7} {'target':>8} {'method':>9} {'false block (ub)':>18} "
           f"{'false pass (ub)':>17} {'reps':>6} {'s':>5}")
+    # AR(1) noise as it is over every length and dependence; the gauges a held resource really
+    # gives (whole units, a skewed level, counts around a wandering rate) where a phase's lengths are.
+    grid = [("AR(1)", "ar1", n, phi) for n in (12, 25, 50) for phi in (0.0, 0.5, 0.7, 0.9)]
+    grid += [(g, g, n, phi) for g in GAUGES if g != "ar1" for n in (25, 40) for phi in (0.5, 0.7)]
     for alpha in args.alpha or [0.05, 0.01]:
         reps = args.reps or int(60 / alpha)
-        for n in (12, 25, 50):
-            for phi in (0.0, 0.5, 0.7, 0.9):
-                name = f"n {n}, phi {phi}"
-                if args.only not in name:
-                    continue
-                for label, judge in (("chaosgate", None), ("HAC", hac_trend)):
-                    t0 = time.perf_counter()
-                    seed = zlib.crc32(f"trend/{name}/{alpha}".encode())
-                    blocks, _ = trend_rates(n, phi, alpha, reps, seed, judge=judge)
-                    _, passes = trend_rates(n, phi, alpha, reps, seed + 1, allowed=0.05, slope=0.05, judge=judge)
-                    print(f"{name:30} {alpha:>7g} {alpha / 2:>8.5f} {label:>9} {blocks / reps:>9.5f} "
-                          f"({upper_bound(blocks, reps):.5f}) {passes / reps:>8.5f} ({upper_bound(passes, reps):.5f}) "
-                          f"{reps:>6} {time.perf_counter() - t0:>5.0f}", flush=True)
+        for label_g, gauge, n, phi in grid:
+            name = f"{label_g}, n {n}, phi {phi}"
+            if args.only not in name:
+                continue
+            for label, judge in (("chaosgate", None), ("HAC", hac_trend)):
+                t0 = time.perf_counter()
+                # The AR(1) rows keep the seeds they were first measured with.
+                seed = zlib.crc32(f"trend/{name.removeprefix('AR(1), ')}/{alpha}".encode())
+                blocks, _ = trend_rates(n, phi, alpha, reps, seed, judge=judge, gauge=gauge)
+                _, passes = trend_rates(n, phi, alpha, reps, seed + 1, allowed=0.05, slope=0.05, judge=judge,
+                                        gauge=gauge)
+                print(f"{name:30} {alpha:>7g} {alpha / 2:>8.5f} {label:>9} {blocks / reps:>9.5f} "
+                      f"({upper_bound(blocks, reps):.5f}) {passes / reps:>8.5f} ({upper_bound(passes, reps):.5f}) "
+                      f"{reps:>6} {time.perf_counter() - t0:>5.0f}", flush=True)
 
 
 def failfast(args: argparse.Namespace) -> None:

@@ -207,18 +207,43 @@ def ar1_windows(rng: np.random.Generator, n: int, phi: float, slope: float = 0.0
     return [(i * step_s, v + slope * i * step_s) for i, v in enumerate(ar1(rng, n, phi))]
 
 
+#: Gauges a held resource really gives, for the trend's calibration: AR(1) noise (sd 1 innovations)
+#: as it is, rounded to whole units as a count of slots is (10 +- 1), as a lognormal level (10 x
+#: exp(0.5 x the noise): skewed, a few windows far above the rest), and as Poisson counts around a
+#: wandering rate (3 x exp(0.4 x the noise)): a slow level under fast counting noise.
+GAUGES = ("ar1", "integer", "lognormal", "counts")
+
+
+def gauge_windows(rng: np.random.Generator, n: int, phi: float, gauge: str = "ar1", slope: float = 0.0,
+                  step_s: float = 2.0) -> list[tuple[float, float]]:
+    """A gauge's windows of one of GAUGES for a trend: (time, value) every `step_s`, plus `slope` a second."""
+    if gauge == "ar1":
+        return ar1_windows(rng, n, phi, slope, step_s)
+    e = np.array(ar1(rng, n, phi)) - 10.0
+    if gauge == "integer":
+        y = np.round(10 + 0.8 * e)
+    elif gauge == "lognormal":
+        y = 10 * np.exp(0.5 * e)
+    elif gauge == "counts":
+        y = rng.poisson(3 * np.exp(0.4 * e)).astype(float)
+    else:
+        raise ValueError(f"no gauge {gauge!r}: one of {GAUGES}")
+    return [(i * step_s, float(v) + slope * i * step_s) for i, v in enumerate(y)]
+
+
 def trend_rates(n: int, phi: float, alpha: float, reps: int, seed: int, allowed: float = 0.0,
-                slope: float = 0.0, judge: Callable[..., object] | None = None) -> tuple[int, int]:
+                slope: float = 0.0, judge: Callable[..., object] | None = None,
+                gauge: str = "ar1") -> tuple[int, int]:
     """(FAILs, PASSes) of `reps` trend comparisons (chaos.measure.trend.compare_trend, or `judge`
     with its signature): a flat baseline against a candidate climbing `slope` per second, with
-    `allowed` per second allowed."""
+    `allowed` per second allowed, both sides a `gauge` of GAUGES."""
     from chaos.measure.trend import compare_trend
 
     judge = judge or compare_trend
     rng = np.random.default_rng(seed)
     fails = passes = 0
     for _ in range(reps):
-        d = judge([ar1_windows(rng, n, phi)], [ar1_windows(rng, n, phi, slope)], better="lower",
+        d = judge([gauge_windows(rng, n, phi, gauge)], [gauge_windows(rng, n, phi, gauge, slope)], better="lower",
                   allowed=allowed, per_s=1.0, alpha=alpha, min_samples=4)
         fails += d.verdict == "FAIL"  # type: ignore[attr-defined]
         passes += d.verdict == "PASS"  # type: ignore[attr-defined]
