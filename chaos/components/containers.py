@@ -135,7 +135,7 @@ def build(context: str, dockerfile: str | None, args: dict[str, str], tag: str,
 
 def labelled(client: Any, run_dir: str) -> list[Any]:
     """Every container (running or not) of the run whose directory is `run_dir`."""
-    return client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_dir}"})
+    return client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_dir}"}, ignore_removed=True)
 
 
 def find(client: Any, container_id: str) -> Any | None:

@@ -195,7 +195,8 @@ def _sweep_containers(say: Callable[[str], None]) -> list[str]:
         return host == mine or (host is None and local)
 
     done = []
-    for container in client.containers.list(all=True, filters={"label": containers.LABEL_RUN}):
+    # ignore_removed: another command may remove a listed container before the SDK inspects it (CI, 2026-12-04).
+    for container in client.containers.list(all=True, filters={"label": containers.LABEL_RUN}, ignore_removed=True):
         run_dir = container.labels.get(containers.LABEL_RUN, "")
         if run_dir and not Path(run_dir).exists() and ours(container.labels):
             containers.stop_and_remove(client, container, 5)

@@ -252,7 +252,7 @@ REMOTE_EXPERIMENT = f"""name: remote-engine
 stack: {MINI}
 backend: docker
 load: {{profile: {STACKS / 'mini' / 'load.py'}, target: front, users: 2, spawn_rate: 10}}
-phases: {{warmup: 1s, baseline: 4s, fault: 5s, recovery: 2s}}
+phases: {{warmup: 3s, baseline: 4s, fault: 5s, recovery: 2s}}  # 3 s: locust's p95 spans its last seconds
 deadline: 3m
 faults:
   - {{type: network.latency, link: front -> echo, latency_ms: 200}}
